@@ -1,0 +1,79 @@
+/**
+ * Keccak-256 (Ethereum's, not NIST SHA3-256) with a state that can be peeked and copied,
+ * which the RLPx frame MAC needs: its running sponges are digested after every frame
+ * without being finalised.
+ *
+ * Uses the native sponge of the `keccak` package directly (no stream wrapper per hash);
+ * falls back to that package's pure-JS sponge where the binding does not load.
+ * @module
+ */
+import { createRequire } from 'node:module'
+import { dirname } from 'node:path'
+
+interface Sponge {
+  initialize(rate: number, capacity: number): void
+  absorb(data: Uint8Array): void
+  squeeze(length: number): Buffer
+  copy(dest: Sponge): void
+}
+type SpongeClass = new () => Sponge
+
+const require = createRequire(import.meta.url)
+
+function loadSponge(): SpongeClass {
+  try {
+    const gypBuild: (dir: string) => unknown = require('node-gyp-build')
+    const native = gypBuild(dirname(require.resolve('keccak/package.json')))
+    if (typeof native === 'function') return native as SpongeClass
+  } catch {
+    // the pure-JS sponge below is the documented fallback of the keccak package
+  }
+  return require('keccak/lib/keccak.js') as SpongeClass
+}
+
+const Sponge: SpongeClass = loadSponge()
+const RATE = 1088
+const CAPACITY = 512
+
+/** An incremental Keccak-256 whose digest can be read at any point without ending it. */
+export class Keccak256 {
+  #state: Sponge
+  #scratch: Sponge | undefined
+
+  constructor(state?: Sponge) {
+    if (state) {
+      this.#state = state
+    } else {
+      this.#state = new Sponge()
+      this.#state.initialize(RATE, CAPACITY)
+    }
+  }
+
+  /** Absorbs `data`; returns `this` for chaining. */
+  update(data: Uint8Array): this {
+    this.#state.absorb(data)
+    return this
+  }
+
+  /** The digest of everything absorbed so far; the state stays open for more updates. */
+  digest(): Buffer {
+    const scratch = (this.#scratch ??= new Sponge())
+    this.#state.copy(scratch)
+    return scratch.squeeze(32)
+  }
+
+  /** An independent copy of the current state. */
+  copy(): Keccak256 {
+    const state = new Sponge()
+    this.#state.copy(state)
+    return new Keccak256(state)
+  }
+}
+
+/** Keccak-256 of the concatenation of `parts`. */
+export function keccak256(...parts: Uint8Array[]): Buffer {
+  const state = new Sponge()
+  state.initialize(RATE, CAPACITY)
+  for (const part of parts) state.absorb(part)
+  return state.squeeze(32)
+}
