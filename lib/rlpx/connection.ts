@@ -69,6 +69,8 @@ function decodeCode(data: Buffer): { code: number; offset: number } {
 export class RLPxConnection {
   readonly socket: Socket
   readonly initiator: boolean
+  /** `ip:port` of the remote end, for logs (kept after the socket is gone). */
+  readonly remoteAddress: string
   /** Remote static key: known when dialling, learnt from auth when accepting. */
   remotePublicKey: Buffer | undefined
   #handshake: Handshake
@@ -80,6 +82,8 @@ export class RLPxConnection {
   #snappy = false
   #paused = false
   #closed = false
+  /** The remote closed cleanly while paused with frames still buffered; onClose waits for resume(). */
+  #closeDeferred = false
   #closeError: Error | undefined
   #pending: Buffer[] = []
   #pendingBytes = 0
@@ -93,15 +97,16 @@ export class RLPxConnection {
     this.remotePublicKey = this.#handshake.remotePublicKey
     this.#timeout = init.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
     this.#maxMessageSize = Math.min(init.maxMessageSize ?? MAX_FRAME_SIZE, MAX_FRAME_SIZE)
+    const { remoteAddress, remotePort } = init.socket
+    this.remoteAddress = remoteAddress?.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`
     this.socket.setNoDelay(true)
+    // Recorded for onClose; without a listener a reset between phases would be uncaught.
+    this.socket.on('error', (err) => {
+      this.#closeError ??= err
+    })
     this.#closedPromise = new Promise((resolve) => this.socket.once('close', () => resolve()))
   }
 
-  /** `remote-ip:port` of the socket, for logs. */
-  get remoteAddress(): string {
-    const { remoteAddress, remotePort } = this.socket
-    return remoteAddress?.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`
-  }
 
   /** Whether the kernel buffer is full enough that writers should wait for {@link drained}. */
   get needsDrain(): boolean {
@@ -184,6 +189,7 @@ export class RLPxConnection {
       socket.on('data', onData)
       socket.on('close', onClose)
       socket.on('error', onError)
+      socket.resume()
       if (this.initiator) socket.write(hs.createAuth())
     })
   }
@@ -195,15 +201,21 @@ export class RLPxConnection {
       this.#reader!.push(chunk)
       this.#drain()
     })
-    this.socket.on('error', (err) => {
-      this.#closeError ??= err
-    })
     this.socket.on('close', () => {
+      // Node ends a paused socket once its own buffer is empty, so a clean remote close can
+      // overtake pause() while whole frames still sit in the reader: keep them for resume().
+      const deliverLater = !this.#closed && this.#closeError === undefined && this.#paused && this.#reader!.buffered > 0
       this.#closed = true
-      handlers.onClose(this.#closeError)
+      if (deliverLater) this.#closeDeferred = true
+      else this.#handlers!.onClose(this.#closeError)
     })
     this.socket.resume()
     this.#drain()
+  }
+
+  /** Hands the stream to new handlers (the peer, once Hello is done). */
+  setHandlers(handlers: RLPxHandlers): void {
+    this.#handlers = handlers
   }
 
   /** From now on, compress every payload both ways (p2p v5, after Hello). */
@@ -223,7 +235,9 @@ export class RLPxConnection {
     if (!this.#paused) return
     this.#paused = false
     this.#drain()
-    if (!this.#paused && !this.#closed) this.socket.resume()
+    if (this.#paused) return
+    if (this.#closeDeferred) this.#reportDeferredClose()
+    else if (!this.#closed) this.socket.resume()
   }
 
   /**
@@ -286,6 +300,7 @@ export class RLPxConnection {
       const timer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE)
       timer.unref()
     }
+    this.#reportDeferredClose()
     return this.#closedPromise
   }
 
@@ -294,6 +309,7 @@ export class RLPxConnection {
     if (error) this.#closeError ??= error
     this.#closed = true
     this.socket.destroy()
+    this.#reportDeferredClose()
   }
 
   /** Resolves once the socket has closed. */
@@ -301,17 +317,23 @@ export class RLPxConnection {
     return this.#closedPromise
   }
 
+  /** Reports a close held back by `#closeDeferred`, asynchronously as a socket close would be. */
+  #reportDeferredClose(): void {
+    if (!this.#closeDeferred) return
+    this.#closeDeferred = false
+    process.nextTick(() => this.#handlers!.onClose(this.#closeError))
+  }
+
   #drain(): void {
     const reader = this.#reader!
-    const handlers = this.#handlers
-    if (!handlers) return
+    if (!this.#handlers) return
     try {
-      while (!this.#paused && !this.#closed) {
+      while (!this.#paused && (!this.#closed || this.#closeDeferred)) {
         const data = reader.next()
         if (!data) break
         const { code, offset } = decodeCode(data)
         const raw = data.subarray(offset)
-        handlers.onMessage(code, this.#snappy ? snappyDecompress(raw, this.#maxMessageSize) : raw)
+        this.#handlers.onMessage(code, this.#snappy ? snappyDecompress(raw, this.#maxMessageSize) : raw)
       }
     } catch (err) {
       log('%s %s: closing', this.remoteAddress, (err as Error).message)

@@ -1,0 +1,170 @@
+/**
+ * Server options, their defaults, and the validation that turns a bad option into an
+ * {@link InvalidOptionError} naming it, at construction time.
+ * @module
+ */
+import { isValidPrivateKey } from './crypto/index.js'
+import { parseEnode, type Enode } from './enode.js'
+import { InvalidOptionError } from './errors.js'
+import { DEFAULT_READ_QUEUE } from './msg-queue.js'
+import { protocolProblem, type Protocol } from './protocol.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './rlpx/connection.js'
+import { MAX_FRAME_SIZE } from './rlpx/frames.js'
+
+/** Options of a {@link Server}. Only `privateKey` is required. */
+export interface ServerOptions {
+  /** The node's 32-byte secp256k1 key; its public key is the node's identity. See `generatePrivateKey()` and `loadOrCreateNodeKey()`. */
+  privateKey: Uint8Array
+  /** Client name sent in Hello. @default 'devp2p-ts' */
+  name?: string
+  /**
+   * Address to listen on: `:30303` (all interfaces), `127.0.0.1:0`, `[::1]:0`. Port 0 lets
+   * the OS choose; `Server.enode` shows the result. `null` means do not listen (dial only).
+   * @default ':30303'
+   */
+  listenAddr?: string | null
+  /** Most peers at once, inbound and outbound together; trusted nodes do not count against it. @default 25 */
+  maxPeers?: number
+  /** Most connections in the handshake phase at once, per direction; more inbound ones are closed at once. @default 50 */
+  maxPendingPeers?: number
+  /**
+   * Share of `maxPeers` kept for connections we dial: inbound peers are refused once
+   * `maxPeers − floor(maxPeers / dialRatio)` of them are connected. With 25 peers and a
+   * ratio of 3, at most 17 peers may be inbound, so 8 slots stay for dials.
+   * @default 3
+   */
+  dialRatio?: number
+  /** Sub-protocols to run with every peer that shares them. @default [] */
+  protocols?: Protocol[]
+  /** enode URLs dialled once at start. @default [] */
+  bootnodes?: string[]
+  /** enode URLs kept connected: redialled with jittered backoff whenever they drop. @default [] */
+  staticNodes?: string[]
+  /** enode URLs or node ids admitted even when the server is at `maxPeers`. @default [] */
+  trustedNodes?: string[]
+  /** Deadline of the encryption handshake and of the Hello exchange, each, in ms. @default 5000 */
+  handshakeTimeout?: number
+  /** Time between Pings to each peer, in ms. @default 15000 */
+  pingInterval?: number
+  /** A peer that sends nothing (not even Pong) for this long is dropped with "read timeout", in ms. @default 30000 */
+  readTimeout?: number
+  /** TCP connect timeout for dials, in ms. @default 15000 */
+  dialTimeout?: number
+  /** First and largest delay before redialling a static node, in ms; doubled per failure, jittered. @default [1000, 30000] */
+  redialBackoff?: [number, number]
+  /** Messages a protocol may leave unread on one peer before that peer's socket is paused. @default 64 */
+  readQueueSize?: number
+  /** Largest message payload accepted or sent, in bytes. @default 16777215 */
+  maxMessageSize?: number
+}
+
+/** {@link ServerOptions} with every default applied and every enode parsed. */
+export interface ResolvedOptions {
+  privateKey: Buffer
+  name: string
+  listen: { host: string | undefined; port: number } | null
+  maxPeers: number
+  maxPendingPeers: number
+  dialRatio: number
+  protocols: Protocol[]
+  bootnodes: Enode[]
+  staticNodes: Enode[]
+  trustedIds: Set<string>
+  handshakeTimeout: number
+  pingInterval: number
+  readTimeout: number
+  dialTimeout: number
+  redialBackoff: [number, number]
+  readQueueSize: number
+  maxMessageSize: number
+}
+
+function integer(options: ServerOptions, key: keyof ServerOptions, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = options[key] ?? fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(key, `must be an integer from ${min} to ${max}, got ${String(value)}`)
+  }
+  return value
+}
+
+function enodes(options: ServerOptions, key: 'bootnodes' | 'staticNodes'): Enode[] {
+  const list = options[key] ?? []
+  if (!Array.isArray(list)) throw new InvalidOptionError(key, 'must be an array of enode URLs')
+  return list.map((url, i) => {
+    const node = parseOrThrow(url, key, i)
+    if (node.host === undefined || node.tcpPort === undefined) {
+      throw new InvalidOptionError(key, `entry ${i} has no address; give enode://<key>@<host>:<port>`)
+    }
+    return node
+  })
+}
+
+function parseOrThrow(url: unknown, key: string, i: number): Enode {
+  if (typeof url !== 'string') throw new InvalidOptionError(key, `entry ${i} must be a string`)
+  try {
+    return parseEnode(url)
+  } catch (err) {
+    throw new InvalidOptionError(key, `entry ${i}: ${(err as Error).message}`)
+  }
+}
+
+/** Parses `:30303`, `127.0.0.1:0`, `[::1]:0`, `localhost:4000`. */
+export function parseListenAddr(addr: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr)
+  const port = m ? Number(m[3]) : NaN
+  if (!m || port > 65535) {
+    throw new InvalidOptionError('listenAddr', `${JSON.stringify(addr)} is not host:port (examples: ":30303", "127.0.0.1:0", "[::1]:0")`)
+  }
+  const host = m[1] ?? m[2]
+  return { host: host === '' ? undefined : host, port }
+}
+
+/** Applies defaults and validates; throws {@link InvalidOptionError} naming the bad option. */
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object')
+  if (!(options.privateKey instanceof Uint8Array) || !isValidPrivateKey(options.privateKey)) {
+    throw new InvalidOptionError('privateKey', 'must be a valid 32-byte secp256k1 private key (see generatePrivateKey())')
+  }
+  const name = options.name ?? 'devp2p-ts'
+  if (typeof name !== 'string') throw new InvalidOptionError('name', 'must be a string')
+  const protocols = options.protocols ?? []
+  if (!Array.isArray(protocols)) throw new InvalidOptionError('protocols', 'must be an array')
+  const seen = new Set<string>()
+  for (const p of protocols) {
+    const problem = protocolProblem(p)
+    if (problem) throw new InvalidOptionError('protocols', problem)
+    const key = `${p.name}/${p.version}`
+    if (seen.has(key)) throw new InvalidOptionError('protocols', `${key} is registered twice`)
+    seen.add(key)
+  }
+  const listenAddr = options.listenAddr === undefined ? ':30303' : options.listenAddr
+  if (listenAddr !== null && typeof listenAddr !== 'string') throw new InvalidOptionError('listenAddr', 'must be a string or null')
+  const trusted = options.trustedNodes ?? []
+  if (!Array.isArray(trusted)) throw new InvalidOptionError('trustedNodes', 'must be an array')
+  const trustedIds = new Set(
+    trusted.map((entry, i) => (typeof entry === 'string' && /^[0-9a-f]{64}$/i.test(entry) ? entry.toLowerCase() : parseOrThrow(entry, 'trustedNodes', i).id)),
+  )
+  const backoff = options.redialBackoff ?? [1000, 30000]
+  if (!Array.isArray(backoff) || backoff.length !== 2 || !backoff.every((n) => Number.isFinite(n) && n > 0) || backoff[0] > backoff[1]) {
+    throw new InvalidOptionError('redialBackoff', 'must be [min, max] in ms with 0 < min <= max')
+  }
+  return {
+    privateKey: Buffer.from(options.privateKey),
+    name,
+    listen: listenAddr === null ? null : parseListenAddr(listenAddr),
+    maxPeers: integer(options, 'maxPeers', 25, 0),
+    maxPendingPeers: integer(options, 'maxPendingPeers', 50, 1),
+    dialRatio: integer(options, 'dialRatio', 3, 1),
+    protocols,
+    bootnodes: enodes(options, 'bootnodes'),
+    staticNodes: enodes(options, 'staticNodes'),
+    trustedIds,
+    handshakeTimeout: integer(options, 'handshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT, 1),
+    pingInterval: integer(options, 'pingInterval', 15000, 1),
+    readTimeout: integer(options, 'readTimeout', 30000, 1),
+    dialTimeout: integer(options, 'dialTimeout', 15000, 1),
+    redialBackoff: [backoff[0], backoff[1]],
+    readQueueSize: integer(options, 'readQueueSize', DEFAULT_READ_QUEUE, 1),
+    maxMessageSize: integer(options, 'maxMessageSize', MAX_FRAME_SIZE, 1024, MAX_FRAME_SIZE),
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Disconnect reasons of the p2p base protocol, their human-readable names, and the error
+ * that pending reads and writes reject with once a peer is gone.
+ * @module
+ */
+import { RLP } from '@ethereumjs/rlp'
+import { Devp2pError } from './errors.js'
+
+/** The reason codes of the p2p Disconnect message (rlpx.md). */
+export enum DiscReason {
+  Requested = 0x00,
+  NetworkError = 0x01,
+  ProtocolError = 0x02,
+  UselessPeer = 0x03,
+  TooManyPeers = 0x04,
+  AlreadyConnected = 0x05,
+  IncompatibleVersion = 0x06,
+  InvalidIdentity = 0x07,
+  Quitting = 0x08,
+  UnexpectedIdentity = 0x09,
+  Self = 0x0a,
+  ReadTimeout = 0x0b,
+  SubprotocolError = 0x10,
+}
+
+const TEXT: Record<number, string> = {
+  [DiscReason.Requested]: 'disconnect requested',
+  [DiscReason.NetworkError]: 'network error',
+  [DiscReason.ProtocolError]: 'breach of protocol',
+  [DiscReason.UselessPeer]: 'useless peer',
+  [DiscReason.TooManyPeers]: 'too many peers',
+  [DiscReason.AlreadyConnected]: 'already connected',
+  [DiscReason.IncompatibleVersion]: 'incompatible p2p protocol version',
+  [DiscReason.InvalidIdentity]: 'invalid node identity',
+  [DiscReason.Quitting]: 'client quitting',
+  [DiscReason.UnexpectedIdentity]: 'unexpected identity',
+  [DiscReason.Self]: 'connected to self',
+  [DiscReason.ReadTimeout]: 'read timeout',
+  [DiscReason.SubprotocolError]: 'subprotocol error',
+}
+
+/** The spec's wording for a reason code, e.g. `too many peers`; unknown codes are shown in hex. */
+export function reasonText(reason: number): string {
+  return TEXT[reason] ?? `unknown reason 0x${reason.toString(16)}`
+}
+
+/**
+ * Decodes a Disconnect payload: `[reason]` as the spec says, or the bare integer some old
+ * clients send. Returns `undefined` when the payload holds neither.
+ */
+export function decodeDisconnectReason(payload: Uint8Array): number | undefined {
+  if (payload.length === 0) return undefined
+  let decoded: unknown
+  try {
+    decoded = RLP.decode(payload, true).data
+  } catch {
+    return undefined
+  }
+  const item = Array.isArray(decoded) ? decoded[0] : decoded
+  if (!(item instanceof Uint8Array) || item.length > 1) return undefined
+  return item.length === 0 ? 0 : item[0]
+}
+
+/**
+ * A peer connection ended. Pending and later `readMsg()`/`writeMsg()` calls on that peer
+ * reject with this; `remote` tells whether the remote side chose the reason.
+ */
+export class DisconnectError extends Devp2pError {
+  readonly reason: DiscReason
+  readonly remote: boolean
+
+  constructor(reason: DiscReason, remote: boolean, peerId?: string) {
+    super(
+      'ERR_DISCONNECTED',
+      `peer ${peerId ? `${peerId.slice(0, 8)} ` : ''}disconnected: ${reasonText(reason)} (${remote ? 'by the remote side' : 'by this node'})`,
+    )
+    this.reason = reason
+    this.remote = remote
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * A small typed event emitter kept on an `events` field. Unlike Node's EventEmitter, an
+ * `error` event with no listener does not throw: the emitter's owner logs it instead.
+ * @module
+ */
+
+/** Maps each event name to its listener signature. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type EventMap<E> = { [K in keyof E]: (...args: any[]) => void }
+
+export class TypedEvents<E extends EventMap<E>> {
+  #listeners = new Map<keyof E, Set<E[keyof E]>>()
+
+  /** Adds `listener` for `event`; returns a function that removes it. */
+  on<K extends keyof E>(event: K, listener: E[K]): () => void {
+    let set = this.#listeners.get(event)
+    if (!set) this.#listeners.set(event, (set = new Set()))
+    set.add(listener)
+    return () => this.off(event, listener)
+  }
+
+  /** Adds a listener that runs once. */
+  once<K extends keyof E>(event: K, listener: E[K]): () => void {
+    const wrapped = ((...args: Parameters<E[K]>) => {
+      this.off(event, wrapped)
+      listener(...args)
+    }) as E[K]
+    return this.on(event, wrapped)
+  }
+
+  off<K extends keyof E>(event: K, listener: E[K]): void {
+    this.#listeners.get(event)?.delete(listener)
+  }
+
+  /** How many listeners `event` has. */
+  listenerCount<K extends keyof E>(event: K): number {
+    return this.#listeners.get(event)?.size ?? 0
+  }
+
+  /** Calls every listener of `event`; a listener that throws does not stop the others. */
+  emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
+    const set = this.#listeners.get(event)
+    if (!set) return
+    for (const listener of [...set]) {
+      try {
+        listener(...args)
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err
+        })
+      }
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The p2p Hello message: `[protocolVersion, clientId, caps, listenPort, nodeId, ...]`.
+ * Decoding tolerates extra list elements and any version number, as EIP-8 requires.
+ * @module
+ */
+import { RLP } from '@ethereumjs/rlp'
+import { MessageDecodeError } from './errors.js'
+import type { Cap } from './protocol.js'
+
+/** The p2p protocol version we speak (5: snappy after Hello). */
+export const P2P_VERSION = 5
+/** Largest Hello payload accepted, as in go-ethereum. */
+export const MAX_HELLO_SIZE = 2048
+
+export interface Hello {
+  version: number
+  clientId: string
+  caps: Cap[]
+  listenPort: number
+  /** The sender's 64-byte public key. */
+  nodeId: Buffer
+}
+
+function uint(item: unknown, field: string): number {
+  if (!(item instanceof Uint8Array) || item.length > 6 || item[0] === 0) {
+    throw new MessageDecodeError(`Hello field "${field}" is not a valid integer`)
+  }
+  return item.length === 0 ? 0 : Buffer.from(item).readUIntBE(0, item.length)
+}
+
+function bytes(item: unknown, field: string): Buffer {
+  if (!(item instanceof Uint8Array)) throw new MessageDecodeError(`Hello field "${field}" must be a byte string`)
+  return Buffer.from(item)
+}
+
+export function encodeHello(hello: Hello): Uint8Array {
+  return RLP.encode([
+    hello.version,
+    hello.clientId,
+    hello.caps.map((c) => [c.name, c.version]),
+    hello.listenPort,
+    hello.nodeId,
+  ])
+}
+
+/**
+ * @throws {MessageDecodeError} when the payload is too large or not a Hello
+ */
+export function decodeHello(payload: Uint8Array): Hello {
+  if (payload.length > MAX_HELLO_SIZE) {
+    throw new MessageDecodeError(`Hello of ${payload.length} bytes exceeds the ${MAX_HELLO_SIZE}-byte limit`)
+  }
+  let list: unknown
+  try {
+    list = RLP.decode(payload, true).data
+  } catch (err) {
+    throw new MessageDecodeError(`Hello is not valid RLP: ${(err as Error).message}`)
+  }
+  if (!Array.isArray(list) || list.length < 5) throw new MessageDecodeError('Hello must be a list of at least 5 elements')
+  const [version, clientId, caps, listenPort, nodeId] = list
+  if (!Array.isArray(caps)) throw new MessageDecodeError('Hello capabilities must be a list')
+  return {
+    version: uint(version, 'protocolVersion'),
+    clientId: bytes(clientId, 'clientId').toString('utf8'),
+    caps: caps.map((cap) => {
+      if (!Array.isArray(cap) || cap.length < 2) throw new MessageDecodeError('Hello capability must be [name, version]')
+      return { name: bytes(cap[0], 'cap name').toString('latin1'), version: uint(cap[1], 'cap version') }
+    }),
+    listenPort: uint(listenPort, 'listenPort'),
+    nodeId: bytes(nodeId, 'nodeId'),
+  }
+}

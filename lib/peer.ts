@@ -1,0 +1,236 @@
+/**
+ * A connected peer: the p2p base protocol after Hello (Ping/Pong, Disconnect), routing of
+ * incoming messages to the matched sub-protocols by code range, and their lifecycle.
+ * @module
+ */
+import { DisconnectError, DiscReason, decodeDisconnectReason, reasonText } from './disconnect.js'
+import { InvalidMessageCodeError, MessageDecodeError } from './errors.js'
+import type { Hello } from './hello.js'
+import { sendDisconnect } from './hello-exchange.js'
+import { logger, shortId } from './log.js'
+import { Msg, type MsgReadWriter } from './message.js'
+import { MsgQueue } from './msg-queue.js'
+import type { Cap, MatchedProtocol } from './protocol.js'
+import type { RLPxConnection } from './rlpx/connection.js'
+
+const log = logger('devp2p:peer')
+const EMPTY_LIST = Uint8Array.of(0xc0)
+
+const enum BaseMsg {
+  Hello = 0,
+  Disconnect = 1,
+  Ping = 2,
+  Pong = 3,
+}
+
+/** How a peer session ended. */
+export interface PeerEnd {
+  reason: DiscReason
+  /** True when the remote side chose the reason (it sent Disconnect or closed the socket). */
+  remote: boolean
+  /** The error behind a network failure or a failed protocol `run`. */
+  error?: Error
+}
+
+/** @internal What the server hands a new peer. */
+export interface PeerInit {
+  conn: RLPxConnection
+  id: string
+  hello: Hello
+  matched: MatchedProtocol[]
+  inbound: boolean
+  trusted: boolean
+  pingInterval: number
+  readTimeout: number
+  readQueueSize: number
+}
+
+/** A connected, Hello-verified remote node. */
+export class Peer {
+  /** Node id: hex keccak256 of the public key. */
+  readonly id: string
+  /** The remote's 64-byte secp256k1 public key. */
+  readonly publicKey: Buffer
+  /** Client name from the remote's Hello. */
+  readonly name: string
+  /** Every capability the remote advertised. */
+  readonly caps: readonly Cap[]
+  /** The remote's p2p version from Hello. */
+  readonly version: number
+  /** `ip:port` of the remote end of the socket. */
+  readonly remoteAddress: string
+  /** True when the remote dialled us. */
+  readonly inbound: boolean
+  /** True when the remote is in `trustedNodes` (admitted above `maxPeers`). */
+  readonly trusted: boolean
+  /** When the session was established (ms since the epoch). */
+  readonly connectedAt = Date.now()
+
+  #conn: RLPxConnection
+  #matched: MatchedProtocol[]
+  #queues: MsgQueue[]
+  #readQueueSize: number
+  #end: PeerEnd | undefined
+  #ended: Promise<PeerEnd> | undefined
+  #lastRead = Date.now()
+  #ping: NodeJS.Timeout | undefined
+
+  /** @internal Created by the server once Hello checks out. */
+  constructor(init: PeerInit) {
+    this.#conn = init.conn
+    this.id = init.id
+    this.publicKey = init.hello.nodeId
+    this.name = init.hello.clientId
+    this.caps = init.hello.caps
+    this.version = init.hello.version
+    this.remoteAddress = init.conn.remoteAddress
+    this.inbound = init.inbound
+    this.trusted = init.trusted
+    this.#matched = init.matched
+    this.#readQueueSize = init.readQueueSize
+    this.#queues = init.matched.map(() => new MsgQueue(init.readQueueSize, () => this.#maybeResume()))
+    this.#ping = setInterval(() => this.#keepAlive(init.readTimeout), init.pingInterval)
+  }
+
+  /** The capabilities running on this session, with their message-id offsets. */
+  get protocols(): { name: string; version: number; offset: number }[] {
+    return this.#matched.map(({ protocol, offset }) => ({ name: protocol.name, version: protocol.version, offset }))
+  }
+
+  /** True once the session is ending or ended. */
+  get closed(): boolean {
+    return this.#end !== undefined
+  }
+
+  /** How the session ended, once it has. */
+  get end(): PeerEnd | undefined {
+    return this.#end
+  }
+
+  /** Sends Disconnect with `reason` and closes the session. Returns at once; safe to repeat. */
+  disconnect(reason: DiscReason = DiscReason.Requested): void {
+    this.#finish({ reason, remote: false })
+  }
+
+  /** `id@address`, short. */
+  toString(): string {
+    return `${shortId(this.id)}@${this.remoteAddress}`
+  }
+
+  /**
+   * @internal Runs the session: starts every matched protocol and resolves once the socket
+   * is closed and every protocol `run` has settled.
+   */
+  run(): Promise<PeerEnd> {
+    this.#ended ??= this.#run()
+    return this.#ended
+  }
+
+  async #run(): Promise<PeerEnd> {
+    this.#conn.setHandlers({
+      onMessage: (code, payload) => this.#onMessage(code, payload),
+      onClose: (error) => this.#finish({ reason: DiscReason.NetworkError, remote: true, ...(error ? { error } : {}) }),
+    })
+    const runs = this.#matched.map(({ protocol }, i) => this.#runProtocol(protocol, i))
+    this.#conn.resume()
+    await Promise.all(runs)
+    await this.#conn.closed
+    return this.#end!
+  }
+
+  async #runProtocol(protocol: MatchedProtocol['protocol'], index: number): Promise<void> {
+    const rw = this.#readWriter(index)
+    try {
+      await protocol.run(this, rw)
+      this.#finish({ reason: DiscReason.Quitting, remote: false })
+    } catch (err) {
+      if (err instanceof DisconnectError && this.closed) return
+      const error = err as Error
+      const reason =
+        err instanceof InvalidMessageCodeError || err instanceof MessageDecodeError ? DiscReason.ProtocolError : DiscReason.SubprotocolError
+      log('%s protocol %s/%d failed: %s', this, protocol.name, protocol.version, error.message)
+      this.#finish({ reason, remote: false, error })
+    }
+  }
+
+  #readWriter(index: number): MsgReadWriter {
+    const queue = this.#queues[index]!
+    const { protocol, offset } = this.#matched[index]!
+    const conn = this.#conn
+    return {
+      readMsg: () => queue.readMsg(),
+      [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
+      writeMsg: async (code, payload) => {
+        if (!Number.isInteger(code) || code < 0 || code >= protocol.length) {
+          throw new InvalidMessageCodeError(protocol.name, code, protocol.length)
+        }
+        if (this.#end) throw new DisconnectError(this.#end.reason, this.#end.remote, this.id)
+        conn.send(offset + code, payload)
+        if (conn.needsDrain) await conn.drained()
+      },
+    }
+  }
+
+  #onMessage(code: number, payload: Buffer): void {
+    this.#lastRead = Date.now()
+    if (code >= 16) {
+      const index = this.#matched.findIndex(({ protocol, offset }) => code >= offset && code < offset + protocol.length)
+      if (index < 0) {
+        log('%s sent message code %d outside every shared protocol', this, code)
+        this.#finish({ reason: DiscReason.ProtocolError, remote: false })
+        return
+      }
+      const queue = this.#queues[index]!
+      if (!queue.push(new Msg(code - this.#matched[index]!.offset, payload, this.#lastRead))) this.#conn.pause()
+      return
+    }
+    switch (code) {
+      case BaseMsg.Disconnect: {
+        const reason = decodeDisconnectReason(payload) ?? DiscReason.ProtocolError
+        log('%s sent Disconnect: %s', this, reasonText(reason))
+        this.#finish({ reason, remote: true })
+        return
+      }
+      case BaseMsg.Ping:
+        this.#conn.send(BaseMsg.Pong, EMPTY_LIST)
+        return
+      case BaseMsg.Hello:
+        log('%s sent a second Hello', this)
+        this.#finish({ reason: DiscReason.ProtocolError, remote: false })
+        return
+      default:
+        // Pong and the unassigned codes 0x04-0x0f are read and ignored, as in go-ethereum.
+        return
+    }
+  }
+
+  #maybeResume(): void {
+    if (this.#end || this.#queues.some((q) => q.length >= this.#readQueueSize)) return
+    this.#lastRead = Date.now()
+    this.#conn.resume()
+  }
+
+  #keepAlive(readTimeout: number): void {
+    const starved = this.#queues.some((q) => q.length >= this.#readQueueSize)
+    if (!starved && Date.now() - this.#lastRead > readTimeout) {
+      log('%s silent for %d ms', this, Date.now() - this.#lastRead)
+      this.#finish({ reason: DiscReason.ReadTimeout, remote: false })
+      return
+    }
+    this.#conn.send(BaseMsg.Ping, EMPTY_LIST)
+  }
+
+  #finish(end: PeerEnd): void {
+    if (this.#end) return
+    this.#end = end
+    clearInterval(this.#ping)
+    log('%s disconnecting: %s (%s)%s', this, reasonText(end.reason), end.remote ? 'remote' : 'local', end.error ? `: ${end.error.message}` : '')
+    const closing = new DisconnectError(end.reason, end.remote, this.id)
+    for (const queue of this.#queues) queue.close(closing)
+    if (end.remote || end.reason === DiscReason.NetworkError) {
+      void this.#conn.close()
+    } else {
+      sendDisconnect(this.#conn, end.reason).catch((err: Error) => log('%s Disconnect not written: %s', this, err.message))
+    }
+  }
+}
