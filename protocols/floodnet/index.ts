@@ -1,0 +1,5 @@
+export { Floodnet, FloodnetMsg, type FloodnetOptions, type FloodnetEvents } from './floodnet.js'
+export { FloodEngine, decodeFlood, type Delivery, type DropReason, type FloodEngineOptions, type FloodEvents, type FloodStats, type Validator } from './engine.js'
+export { SeenCache } from './seen-cache.js'
+export { TokenBucket } from './token-bucket.js'
+export * as floodnetDefaults from './constants.js'

@@ -1,0 +1,49 @@
+/**
+ * The JOIN_REQ message: `[requestId, requesterKey, host, tcpPort, hopsLeft]`. It carries
+ * the requester's enode so that the node that accepts can dial it — and so the new link is
+ * authenticated by the requester's key.
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { RLP } from '@ethereumjs/rlp'
+import { MessageDecodeError, nodeId, type Enode } from '../../lib/index.js'
+
+export interface JoinRequest {
+  /** 8 random bytes, fresh at every hop. */
+  requestId: Buffer
+  requester: Enode
+  hopsLeft: number
+}
+
+export function encodeJoin(req: Omit<JoinRequest, 'requestId'>): Uint8Array {
+  const { publicKey, host, tcpPort } = req.requester
+  return RLP.encode([randomBytes(8), publicKey, host ?? '', tcpPort ?? 0, req.hopsLeft])
+}
+
+/** @throws {MessageDecodeError} when the message is not a well-formed JOIN_REQ */
+export function decodeJoin(payload: Uint8Array): JoinRequest {
+  let list: unknown
+  try {
+    list = RLP.decode(payload)
+  } catch (err) {
+    throw new MessageDecodeError(`JOIN_REQ is not valid RLP: ${(err as Error).message}`)
+  }
+  if (!Array.isArray(list) || list.length < 5) throw new MessageDecodeError('JOIN_REQ must be [id, key, host, port, hops]')
+  const [requestId, key, host, port, hops] = list as Uint8Array[]
+  if (!(requestId instanceof Uint8Array) || requestId.length !== 8) throw new MessageDecodeError('JOIN_REQ id must be 8 bytes')
+  if (!(key instanceof Uint8Array) || key.length !== 64) throw new MessageDecodeError('JOIN_REQ key must be 64 bytes')
+  if (!(host instanceof Uint8Array) || host.length === 0 || host.length > 255) throw new MessageDecodeError('JOIN_REQ host must be 1-255 bytes')
+  if (!(port instanceof Uint8Array) || port.length === 0 || port.length > 2) throw new MessageDecodeError('JOIN_REQ port must be 1-65535')
+  if (!(hops instanceof Uint8Array) || hops.length > 1) throw new MessageDecodeError('JOIN_REQ hops must be a small integer')
+  const publicKey = Buffer.from(key)
+  return {
+    requestId: Buffer.from(requestId),
+    requester: {
+      publicKey,
+      id: nodeId(publicKey),
+      host: Buffer.from(host).toString('utf8'),
+      tcpPort: Buffer.from(port).readUIntBE(0, port.length),
+    },
+    hopsLeft: hops.length === 0 ? 0 : hops[0]!,
+  }
+}
