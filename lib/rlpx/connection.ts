@@ -44,6 +44,9 @@ export interface RLPxHandlers {
   onClose(error?: Error): void
 }
 
+/** The p2p Disconnect message id. */
+const DISCONNECT_CODE = 1
+
 const CODE_PREFIX: Buffer[] = Array.from({ length: 128 }, (_, i) => Buffer.from([i === 0 ? 0x80 : i]))
 
 /** RLP encoding of a message id. */
@@ -324,6 +327,19 @@ export class RLPxConnection {
     process.nextTick(() => this.#handlers!.onClose(this.#closeError))
   }
 
+  /**
+   * Inflates one payload. A Disconnect that is not valid snappy is taken as sent: some
+   * clients (@ethereumjs/devp2p 10) never compress it, and its reason is worth keeping.
+   */
+  #decompress(code: number, raw: Buffer): Buffer {
+    try {
+      return snappyDecompress(raw, this.#maxMessageSize)
+    } catch (err) {
+      if (code === DISCONNECT_CODE && raw.length <= 2) return raw
+      throw err
+    }
+  }
+
   #drain(): void {
     const reader = this.#reader!
     if (!this.#handlers) return
@@ -333,7 +349,7 @@ export class RLPxConnection {
         if (!data) break
         const { code, offset } = decodeCode(data)
         const raw = data.subarray(offset)
-        this.#handlers.onMessage(code, this.#snappy ? snappyDecompress(raw, this.#maxMessageSize) : raw)
+        this.#handlers.onMessage(code, this.#snappy ? this.#decompress(code, raw) : raw)
       }
     } catch (err) {
       log('%s %s: closing', this.remoteAddress, (err as Error).message)
