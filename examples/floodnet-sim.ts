@@ -66,6 +66,7 @@ const settleTimeout = Number(values['settle-timeout'])
 const settled = (): boolean => nodes.every((n) => n.net.degree >= want) && !nodes.some((n) => n.server.peers.some((p) => !n.net.neighbours.includes(p.id)))
 while (!settled() && Date.now() - started < settleTimeout) await sleep(50)
 const settleMs = Date.now() - started
+const wasSettled = settled()
 
 const index = new Map(nodes.map((n, i) => [n.server.id, i]))
 const edges = new Set<string>()
@@ -107,7 +108,7 @@ const result = {
   nodes: N,
   messages: K,
   desired,
-  settled: settled(),
+  settled: wasSettled,
   settleMs,
   degree: { min: Math.min(...degrees), mean: Math.round((degrees.reduce((a, b) => a + b, 0) / N) * 100) / 100, max: Math.max(...degrees), histogram },
   entryDegree: entry.net.degree,
