@@ -70,10 +70,16 @@ export class Keccak256 {
   }
 }
 
+/**
+ * The sponge every {@link keccak256} call reinitialises and reuses. Hashing is synchronous,
+ * so one suffices; a fresh native object per call cost more than a short hash itself
+ * (allocation plus a GC finalizer) and churned the malloc heap.
+ */
+const oneShot: Sponge = new Sponge()
+
 /** Keccak-256 of the concatenation of `parts`. */
 export function keccak256(...parts: Uint8Array[]): Buffer {
-  const state = new Sponge()
-  state.initialize(RATE, CAPACITY)
-  for (const part of parts) state.absorb(part)
-  return state.squeeze(32)
+  oneShot.initialize(RATE, CAPACITY)
+  for (const part of parts) oneShot.absorb(part)
+  return oneShot.squeeze(32)
 }

@@ -76,7 +76,8 @@ export class RLPxConnection {
   readonly remoteAddress: string
   /** Remote static key: known when dialling, learnt from auth when accepting. */
   remotePublicKey: Buffer | undefined
-  #handshake: Handshake
+  /** Dropped once the handshake ends: its packets, nonces and keys are not needed after. */
+  #handshake: Handshake | undefined
   #timeout: number
   #maxMessageSize: number
   #writer: FrameWriter | undefined
@@ -136,10 +137,12 @@ export class RLPxConnection {
    */
   handshake(): Promise<Buffer> {
     const hs = this.#handshake
+    if (!hs) return Promise.reject(new HandshakeError('ERR_HANDSHAKE_REPEATED', 'handshake() may be called only once per connection'))
     const socket = this.socket
     return new Promise<Buffer>((resolve, reject) => {
       let received: Buffer = Buffer.alloc(0)
       const finish = (err: Error | undefined, leftover?: Buffer): void => {
+        this.#handshake = undefined
         clearTimeout(timer)
         socket.off('data', onData)
         socket.off('close', onClose)

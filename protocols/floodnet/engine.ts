@@ -165,7 +165,8 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     }
     const { id, origin, hopsLeft, payload } = decodeFlood(wire, this.#maxPayload)
     const idHex = id.toString('hex')
-    if (this.seen.seen(idHex)) {
+    if (this.seen.has(idHex)) {
+      this.seen.seen(idHex)
       this.stats.duplicates++
       return
     }
@@ -186,6 +187,9 @@ export class FloodEngine implements AsyncIterable<Delivery> {
       this.#drop({ reason: 'invalid', id: idHex, origin: originHex, from })
       return
     }
+    // Marked seen only once valid: a forged copy sent ahead of the real message under its
+    // id must not make the real one look like a duplicate.
+    this.seen.seen(idHex)
     this.#deliver({ id: idHex, origin: originHex, payload, from, hops: this.#maxHops - hopsLeft + 1, receivedAt: Date.now() })
     if (hopsLeft > 1) {
       const wireOut = RLP.encode([id, origin, hopsLeft - 1, payload])
