@@ -170,8 +170,11 @@ function command(line: string): boolean {
         peers()
         break
       case '/msg': {
-        if (rest.length < 2) throw new Error('usage: /msg <nick|id> <text>')
-        chat.sendDirect(rest[0]!, text.slice(text.indexOf(rest[0]!) + rest[0]!.length).trim())
+        // Split by position, not by searching for the target: a target that also occurs in
+        // "/msg" itself (nick "msg", "s", "m") would cut the text in the wrong place.
+        const parts = /^\/msg\s+(\S+)\s+(.+)$/s.exec(text)
+        if (!parts) throw new Error('usage: /msg <nick|id> <text>')
+        chat.sendDirect(parts[1]!, parts[2]!)
         break
       }
       case '/nick':

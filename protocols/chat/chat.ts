@@ -4,8 +4,8 @@
  * direct messages are sealed to the recipient's key and relayed by everyone else unread.
  * @module
  */
-import { keccak256, ServerStateError, TypedEvents, type MsgReadWriter, type Peer, type Protocol, type Server } from '../../lib/index.js'
-import { Devp2pError } from '../../lib/errors.js'
+import { keccak256, nodeId, publicKeyOf, ServerStateError, TypedEvents, type MsgReadWriter, type Peer, type Protocol, type Server } from '../../lib/index.js'
+import { Devp2pError, InvalidOptionError } from '../../lib/errors.js'
 import { logger, shortId } from '../../lib/log.js'
 import { FloodEngine, type FloodEngineOptions } from '../floodnet/index.js'
 import { ChatKind, encodeBroadcast, encodeDirect, openEnvelope, unsealDirect, type ChatMessage, type Envelope } from './message.js'
@@ -87,16 +87,22 @@ export class Chat {
     this.protocol = { name: 'chat', version: 1, length: 1, run: (peer, rw) => this.#run(peer, rw) }
   }
 
-  /** Binds to the server; its key must be this chat's key. */
+  /**
+   * Binds to the server; its key must be this chat's key.
+   * @throws {InvalidOptionError} when the server's key is another one
+   */
   attach(server: Server): void {
     if (this.#server) throw new ServerStateError('chat is already attached to a server')
+    // Receivers refuse a message whose flood origin (the server's id) is not its signer, so
+    // a mismatched key would make every message we send vanish without a trace.
+    if (nodeId(publicKeyOf(this.#privateKey)) !== server.id) throw new InvalidOptionError('privateKey', "chat's key must be the server's key")
     this.#server = server
     this.#engine = new FloodEngine({
       ...this.#options,
       selfId: server.id,
       // Content-bound ids: a replayed message is a duplicate, not a new one.
       messageId: (payload) => keccak256(payload).subarray(0, 16),
-      validate: ({ payload, from }) => this.#validate(payload, from),
+      validate: ({ id, origin, payload, from }) => this.#validate(id, origin, payload, from),
     })
     void this.#pump()
   }
@@ -156,10 +162,16 @@ export class Chat {
     }
   }
 
-  #validate(payload: Uint8Array, from: string): boolean {
+  #validate(id: string, origin: string, payload: Uint8Array, from: string): boolean {
     let env: Envelope
     try {
+      // The seen-cache dedups by the id on the wire, so a relay could replay a message under
+      // a fresh id and have it delivered again: hold every id to the content it names.
+      if (id !== keccak256(payload).subarray(0, 16).toString('hex')) throw new Error('flood id is not the hash of the message')
       env = openEnvelope(payload)
+      // Relays skip the flood origin, and that node drops the message as its own: a forged
+      // origin would steer a message away from the node it names.
+      if (origin !== env.origin) throw new Error(`flood origin ${origin.slice(0, 8)} is not the signer ${env.origin.slice(0, 8)}`)
       if (Math.abs(env.timestamp - Date.now()) > this.#clockWindow) throw new Error(`timestamp ${env.timestamp} is outside the ±${this.#clockWindow} ms window`)
       this.#verified.set(payload, env)
     } catch (err) {
