@@ -23,6 +23,6 @@ export const MAX_OUTSTANDING_SENDS = 256
 /** Delay before repeating joins when short of neighbours: first and largest, in ms (jittered, doubled per round). */
 export const JOIN_BACKOFF: [number, number] = [250, 5000]
 /** How long a sent JOIN_REQ may still bring an acceptance, in ms: a 5-hop walk plus a dial and handshake, with room. */
-export const JOIN_WINDOW = 2000
+export const JOIN_WINDOW = 1000
 /** Largest broadcast payload, in bytes. */
 export const MAX_PAYLOAD = 256 * 1024

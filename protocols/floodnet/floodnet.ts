@@ -34,6 +34,8 @@ export enum FloodnetMsg {
 const JOIN_RATE = { rate: 10, burst: 20 }
 /** Dials to requesters in flight at once. */
 const MAX_PENDING_ACCEPTS = 8
+/** Neighbours' enodes remembered (from their own JOIN_REQs) to rejoin through when no neighbour and no bootnode is left. */
+const MAX_MET = 16
 
 /** Options of {@link Floodnet}; the flood engine's options apply too. */
 export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
@@ -45,7 +47,7 @@ export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   maxDegree?: number
   /** enode URLs to join through, and to fall back to when no neighbour is left. @default [] */
   bootnodes?: string[]
-  /** How long a sent JOIN_REQ counts as pending before a new one replaces it, ms. @default 2000 */
+  /** How long a sent JOIN_REQ counts as pending before a new one replaces it, ms. @default 1000 */
   joinWindow?: number
   /** First and largest delay between join rounds while short of neighbours, ms; doubled per round, jittered. @default [250, 5000] */
   joinBackoff?: [number, number]
@@ -97,6 +99,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #engine: FloodEngine | undefined
   #links = new Map<string, Link>()
   #bootstrapping = new Set<string>()
+  /**
+   * Enodes of neighbours that sent us their own JOIN_REQ, newest last. A node without
+   * bootnodes — the network's first — has only such joiners as neighbours, and they all drop
+   * it once they have others; without these it would be stranded alone for good.
+   */
+  #met: Enode[] = []
   #pendingAccepts = 0
   /** Expiry times of JOIN_REQs sent whose acceptance may still arrive. */
   #awaitedJoins: number[] = []
@@ -190,7 +198,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst) }
     this.#links.set(peer.id, link)
     const removeNeighbour = engine.addNeighbour(peer.id, (payload) => rw.writeMsg(FloodnetMsg.Message, payload))
-    if (!bootstrap) this.#awaitedJoins.shift()
+    if (!bootstrap) this.#joinProgress()
     log('%s neighbour %s added (%s), degree %d', shortId(this.#server!.id), peer, bootstrap ? 'bootstrap' : 'link', this.#links.size)
     this.events.emit('neighbour:added', peer.id)
     this.#degreeChanged()
@@ -219,6 +227,10 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #degreeChanged(): void {
     if (this.#stopped) return
     if (this.#realDegree() >= this.desired) {
+      // No rounds while satisfied: idle ones would keep doubling the delay, so a node that
+      // then lost a neighbour would first wait out up to the largest delay.
+      clearTimeout(this.#timer)
+      this.#timer = undefined
       this.#delay = this.#backoff[0]
       for (const link of this.#links.values()) if (link.bootstrap) link.peer.disconnect(DiscReason.Requested)
       return
@@ -238,7 +250,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
 
   /** One join round: ask for the missing neighbours, through a neighbour or else a bootnode. */
   #maintain(): void {
-    if (this.#stopped) return
+    // A stopped server dials no more: end the rounds rather than repeat them until stop().
+    if (this.#stopped || !this.#server!.running) return
     const now = Date.now()
     while (this.#awaitedJoins.length > 0 && this.#awaitedJoins[0]! <= now) this.#awaitedJoins.shift()
     const deficit = this.desired - this.#realDegree() - this.#awaitedJoins.length
@@ -247,8 +260,10 @@ export class Floodnet implements AsyncIterable<Delivery> {
       return
     }
     if (this.#links.size === 0) {
-      if (this.#bootnodes.length === 0) return
-      for (const node of this.#bootnodes) this.#joinVia(node)
+      // No neighbour left: rejoin through the bootnodes, or else through a node met before.
+      const via = this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [this.#met[Math.floor(this.#random() * this.#met.length)]!] : []
+      if (via.length === 0) return
+      for (const node of via) this.#joinVia(node)
     } else {
       const ids = [...this.#links.keys()]
       for (let i = 0; i < deficit; i++) this.#sendJoin(ids[Math.floor(this.#random() * ids.length)]!, this.joinHops)
@@ -273,6 +288,19 @@ export class Floodnet implements AsyncIterable<Delivery> {
         this.#bootstrapping.delete(node.id)
         log('%s join via %s failed: %s', shortId(server.id), shortId(node.id), err.message)
       })
+  }
+
+  /**
+   * A new real neighbour: one awaited join is answered, and the backoff restarts, since it
+   * exists to stop rounds that achieve nothing, not rounds that work.
+   */
+  #joinProgress(): void {
+    this.#awaitedJoins.shift()
+    this.#delay = this.#backoff[0]
+    if (this.#timer) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
   }
 
   /** Counts `n` JOIN_REQs as pending for one join window, so rounds do not overshoot `desired`. */
@@ -302,6 +330,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
       return
     }
     const requester = req.requester
+    if (requester.id === from) this.#remember(requester)
     // Dials in flight count: they become links within a round trip.
     const degree = this.#links.size + this.#pendingAccepts
     const passOn =
@@ -319,6 +348,13 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
     if (candidates.length === 0) return
     this.#sendJoin(candidates[Math.floor(this.#random() * candidates.length)]!, hopsLeft, requester)
+  }
+
+  /** Only a neighbour's own enode is kept: its key is the one its link authenticated. */
+  #remember(node: Enode): void {
+    this.#met = this.#met.filter((n) => n.id !== node.id)
+    this.#met.push(node)
+    if (this.#met.length > MAX_MET) this.#met.shift()
   }
 
   #accept(requester: Enode): void {

@@ -35,6 +35,9 @@ export function decodeJoin(payload: Uint8Array): JoinRequest {
   if (!(host instanceof Uint8Array) || host.length === 0 || host.length > 255) throw new MessageDecodeError('JOIN_REQ host must be 1-255 bytes')
   if (!(port instanceof Uint8Array) || port.length === 0 || port.length > 2) throw new MessageDecodeError('JOIN_REQ port must be 1-65535')
   if (!(hops instanceof Uint8Array) || hops.length > 1) throw new MessageDecodeError('JOIN_REQ hops must be a small integer')
+  // Zero bytes (0x00, 0x0000) still spell port 0, which nobody can dial.
+  const tcpPort = Buffer.from(port).readUIntBE(0, port.length)
+  if (tcpPort === 0) throw new MessageDecodeError('JOIN_REQ port must be 1-65535')
   const publicKey = Buffer.from(key)
   return {
     requestId: Buffer.from(requestId),
@@ -42,7 +45,7 @@ export function decodeJoin(payload: Uint8Array): JoinRequest {
       publicKey,
       id: nodeId(publicKey),
       host: Buffer.from(host).toString('utf8'),
-      tcpPort: Buffer.from(port).readUIntBE(0, port.length),
+      tcpPort,
     },
     hopsLeft: hops.length === 0 ? 0 : hops[0]!,
   }
