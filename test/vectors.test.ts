@@ -121,7 +121,7 @@ test('an old-format auth is answered with an old-format ack', () => {
 
 test('the 64-byte frame of TestFrameReadWrite, written and read back', () => {
   const v = vectors.rlpx_frame
-  const ones = { update() { return this }, digest: () => Buffer.alloc(32, 1), copy() { return this } }
+  const ones = { update() { return this }, digest: (length = 32) => Buffer.alloc(length, 1), copy() { return this } }
   const secrets = (): SessionSecrets => ({
     remotePublicKey: Buffer.alloc(64),
     aesSecret: keccak256(Buffer.alloc(0)),

@@ -55,11 +55,14 @@ export class Keccak256 {
     return this
   }
 
-  /** The digest of everything absorbed so far; the state stays open for more updates. */
-  digest(): Buffer {
+  /**
+   * The digest of everything absorbed so far; the state stays open for more updates.
+   * `length` below 32 gives that prefix of the digest (the frame MAC needs 16 bytes).
+   */
+  digest(length = 32): Buffer {
     const scratch = (this.#scratch ??= new Sponge())
     this.#state.copy(scratch)
-    return scratch.squeeze(32)
+    return scratch.squeeze(length)
   }
 
   /** An independent copy of the current state. */

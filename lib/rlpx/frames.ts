@@ -41,7 +41,7 @@ class FrameMac {
 
   /** header-mac: seed = E(peek[:16]) ^ header-ciphertext. */
   header(headerCiphertext: Uint8Array): Buffer {
-    const peek = this.#peekValid ? this.#peek : this.#sponge.digest().subarray(0, 16)
+    const peek = this.#peekValid ? this.#peek : this.#sponge.digest(16)
     this.#peekValid = false
     return this.#seedAndPeek(this.#encrypt(peek), headerCiphertext)
   }
@@ -49,7 +49,7 @@ class FrameMac {
   /** frame-mac: absorb the padded ciphertext, then seed = E(h) ^ h with h = peek[:16]. */
   body(ciphertext: Uint8Array[]): Buffer {
     for (const part of ciphertext) this.#sponge.update(part)
-    const h = this.#sponge.digest().subarray(0, 16)
+    const h = this.#sponge.digest(16)
     const mac = this.#seedAndPeek(this.#encrypt(h), h)
     this.#peek.set(mac)
     this.#peekValid = true
@@ -59,7 +59,7 @@ class FrameMac {
   #seedAndPeek(encrypted: Buffer, mask: Uint8Array): Buffer {
     for (let i = 0; i < 16; i++) encrypted[i]! ^= mask[i]!
     this.#sponge.update(encrypted)
-    return this.#sponge.digest().subarray(0, 16)
+    return this.#sponge.digest(16)
   }
 }
 

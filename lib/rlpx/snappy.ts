@@ -23,9 +23,32 @@ export function snappyDeclaredLength(data: Uint8Array): number {
   throw new MessageDecodeError('snappy block has no valid length header')
 }
 
-/** Compresses one message payload (snappy block format, no framing). */
+/** Payloads up to this size are sent as one snappy literal (see {@link snappyCompress}). */
+const LITERAL_ONLY = 256
+
+/**
+ * Compresses one message payload (snappy block format, no framing). A small payload is
+ * written as a single literal — valid snappy that any decoder reads — because there is
+ * little to gain by compressing it and the native call costs more than the copy.
+ */
 export function snappyCompress(data: Buffer): Buffer {
-  return snappy.compressSync(data)
+  const n = data.length
+  if (n === 0 || n > LITERAL_ONLY) return snappy.compressSync(data)
+  const head = n < 128 ? 1 : 2
+  const tag = n <= 60 ? 1 : 2
+  const out = Buffer.allocUnsafe(head + tag + n)
+  if (head === 1) out[0] = n
+  else {
+    out[0] = (n & 0x7f) | 0x80
+    out[1] = n >> 7
+  }
+  if (tag === 1) out[head] = (n - 1) << 2
+  else {
+    out[head] = 60 << 2
+    out[head + 1] = n - 1
+  }
+  out.set(data, head + tag)
+  return out
 }
 
 /**
