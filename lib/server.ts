@@ -78,6 +78,8 @@ export class Server {
   #pendingOutbound = 0
   #dialWaiters: (() => void)[] = []
   #dials = new Map<string, Promise<Peer>>()
+  /** Dial sockets still in TCP connect: stop() aborts them. */
+  #connecting = new Set<Socket>()
   #static = new Map<string, StaticState>()
 
   constructor(options: ServerOptions) {
@@ -153,7 +155,10 @@ export class Server {
     const { maxPeers, dialRatio, listen } = this.#opts
     log('%s starting: %d peer slots, %d inbound / %d outbound (maxPeers %d, dialRatio %d), protocols %s', shortId(this.id), maxPeers, this.maxInbound, this.maxOutbound, maxPeers, dialRatio, this.#opts.protocols.map((p) => `${p.name}/${p.version}`).join(',') || 'none')
     if (listen) await this.#listen(listen)
+    // addPeer() before start() only registered these; they are dialled now.
+    const addedEarly = [...this.#static.keys()]
     for (const node of this.#opts.staticNodes) this.#addStatic(node)
+    for (const id of addedEarly) this.#dialStatic(id)
     for (const node of this.#opts.bootnodes) {
       this.connect(node).catch((err: Error) => log('bootnode %s@%s:%d: %s', shortId(node.id), node.host, node.tcpPort, err.message))
     }
@@ -179,8 +184,9 @@ export class Server {
   }
 
   /**
-   * Sends Disconnect (client quitting) to every peer, closes the listener and resolves once
-   * every peer and every protocol `run` has ended.
+   * Sends Disconnect (client quitting) to every peer, aborts dials in flight (their
+   * `connect()` rejects with {@link ServerStateError}), closes the listener and resolves once
+   * every dial, every peer and every protocol `run` has ended.
    */
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return
@@ -189,17 +195,20 @@ export class Server {
     for (const s of this.#static.values()) clearTimeout(s.timer)
     this.#static.clear()
     const closed = this.#listener ? new Promise<void>((resolve) => this.#listener!.close(() => resolve())) : Promise.resolve()
+    for (const socket of this.#connecting) socket.destroy(new ServerStateError('server stopped during the dial'))
     for (const conn of this.#pending) conn.destroy()
     for (const peer of this.#peers.values()) peer.disconnect(DiscReason.Quitting)
     for (const wake of this.#dialWaiters.splice(0)) wake()
+    // A dial left running would connect, and reach the remote, after stop() resolved.
+    await Promise.allSettled([...this.#dials.values()])
     while (this.#runs.size > 0) await Promise.all([...this.#runs])
     await closed
     this.#state = 'stopped'
   }
 
   /**
-   * Adds a static node: dialled now and redialled with jittered backoff whenever it drops,
-   * until {@link removePeer}.
+   * Adds a static node: dialled now (or by `start()` when called before it) and redialled
+   * with jittered backoff whenever it drops, until {@link removePeer}.
    */
   addPeer(enode: string | Enode): void {
     const node = typeof enode === 'string' ? parseEnode(enode) : enode
@@ -260,17 +269,21 @@ export class Server {
   #tcpConnect(host: string, port: number): Promise<Socket> {
     return new Promise<Socket>((resolve, reject) => {
       const socket = connect({ host, port })
+      this.#connecting.add(socket)
       const timer = setTimeout(() => {
+        this.#connecting.delete(socket)
         socket.destroy()
         reject(new Devp2pError('ERR_DIAL_TIMEOUT', `TCP connect to ${host}:${port} timed out after ${this.#opts.dialTimeout} ms`))
       }, this.#opts.dialTimeout)
       const onError = (err: Error): void => {
         clearTimeout(timer)
-        reject(new Devp2pError('ERR_DIAL', `TCP connect to ${host}:${port} failed: ${err.message}`, { cause: err }))
+        this.#connecting.delete(socket)
+        reject(err instanceof ServerStateError ? err : new Devp2pError('ERR_DIAL', `TCP connect to ${host}:${port} failed: ${err.message}`, { cause: err }))
       }
       socket.once('error', onError)
       socket.once('connect', () => {
         clearTimeout(timer)
+        this.#connecting.delete(socket)
         socket.off('error', onError)
         resolve(socket)
       })
@@ -297,6 +310,11 @@ export class Server {
   /** Runs handshake, checkpoints and Hello on a connected socket; resolves with the added peer. */
   async #setup(socket: Socket, dialed: Buffer | undefined): Promise<Peer> {
     const o = this.#opts
+    if (this.#state !== 'running') {
+      // A dial whose TCP connect finished after stop() began: stop() no longer sees it.
+      socket.destroy()
+      throw new ServerStateError('server stopped during the dial')
+    }
     const conn = new RLPxConnection({ socket, privateKey: o.privateKey, remotePublicKey: dialed, handshakeTimeout: o.handshakeTimeout, maxMessageSize: o.maxMessageSize })
     this.#pending.add(conn)
     try {
@@ -363,14 +381,15 @@ export class Server {
       return DiscReason.AlreadyConnected
     }
     if (trusted) return undefined
-    if (this.#peers.size >= this.#opts.maxPeers) return DiscReason.TooManyPeers
-    if (!initiator && this.#inboundCount() >= this.maxInbound) return DiscReason.TooManyPeers
+    if (this.#untrustedCount(false) >= this.#opts.maxPeers) return DiscReason.TooManyPeers
+    if (!initiator && this.#untrustedCount(true) >= this.maxInbound) return DiscReason.TooManyPeers
     return undefined
   }
 
-  #inboundCount(): number {
+  /** Peers that count against the limits (all, or inbound only): trusted ones do not. */
+  #untrustedCount(inboundOnly: boolean): number {
     let n = 0
-    for (const peer of this.#peers.values()) if (peer.inbound && !peer.trusted) n++
+    for (const peer of this.#peers.values()) if (!peer.trusted && (peer.inbound || !inboundOnly)) n++
     return n
   }
 
