@@ -58,16 +58,20 @@ export class MsgQueue implements AsyncIterable<Msg> {
   }
 
   /** Iterates until the queue is closed; the closing error ends the loop quietly. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Msg> {
-    for (;;) {
-      let msg: Msg
-      try {
-        msg = await this.readMsg()
-      } catch (err) {
-        if (err === this.#error) return
-        throw err
-      }
-      yield msg
+  [Symbol.asyncIterator](): AsyncIterator<Msg> {
+    // A plain iterator rather than an async generator: one lives per protocol per peer, and
+    // a suspended generator costs several times its size.
+    const done: IteratorReturnResult<undefined> = { value: undefined, done: true }
+    return {
+      next: () =>
+        this.readMsg().then(
+          (value): IteratorResult<Msg> => ({ value, done: false }),
+          (err: unknown) => {
+            if (err === this.#error) return done
+            throw err
+          },
+        ),
+      return: () => Promise.resolve(done),
     }
   }
 }

@@ -10,7 +10,7 @@ import { sendDisconnect } from './hello-exchange.js'
 import { logger, shortId } from './log.js'
 import { Msg, type MsgReadWriter } from './message.js'
 import { MsgQueue } from './msg-queue.js'
-import type { Cap, MatchedProtocol } from './protocol.js'
+import type { Cap, MatchedProtocol, Protocol } from './protocol.js'
 import type { RLPxConnection } from './rlpx/connection.js'
 
 const log = logger('devp2p:peer')
@@ -73,7 +73,31 @@ export class Peer {
   #end: PeerEnd | undefined
   #ended: Promise<PeerEnd> | undefined
   #lastRead = Date.now()
-  #ping: NodeJS.Timeout | undefined
+  #readTimeout: number
+  #pingInterval: number
+
+  /**
+   * Peers by ping interval, each group served by one timer: a timer per peer would cost a
+   * Timeout and a closure per session for no gain.
+   */
+  static #keepAliveGroups = new Map<number, { timer: NodeJS.Timeout; peers: Set<Peer> }>()
+
+  static #watch(peer: Peer): void {
+    let group = Peer.#keepAliveGroups.get(peer.#pingInterval)
+    if (!group) {
+      const peers = new Set<Peer>()
+      group = { peers, timer: setInterval(() => peers.forEach((p) => p.#keepAlive()), peer.#pingInterval) }
+      Peer.#keepAliveGroups.set(peer.#pingInterval, group)
+    }
+    group.peers.add(peer)
+  }
+
+  static #unwatch(peer: Peer): void {
+    const group = Peer.#keepAliveGroups.get(peer.#pingInterval)
+    if (!group?.peers.delete(peer) || group.peers.size > 0) return
+    clearInterval(group.timer)
+    Peer.#keepAliveGroups.delete(peer.#pingInterval)
+  }
 
   /** @internal Created by the server once Hello checks out. */
   constructor(init: PeerInit) {
@@ -88,8 +112,11 @@ export class Peer {
     this.trusted = init.trusted
     this.#matched = init.matched
     this.#readQueueSize = init.readQueueSize
-    this.#queues = init.matched.map(() => new MsgQueue(init.readQueueSize, () => this.#maybeResume()))
-    this.#ping = setInterval(() => this.#keepAlive(init.readTimeout), init.pingInterval)
+    const resume = (): void => this.#maybeResume()
+    this.#queues = init.matched.map(() => new MsgQueue(init.readQueueSize, resume))
+    this.#readTimeout = init.readTimeout
+    this.#pingInterval = init.pingInterval
+    Peer.#watch(this)
   }
 
   /** The capabilities running on this session, with their message-id offsets. */
@@ -154,21 +181,8 @@ export class Peer {
   }
 
   #readWriter(index: number): MsgReadWriter {
-    const queue = this.#queues[index]!
     const { protocol, offset } = this.#matched[index]!
-    const conn = this.#conn
-    return {
-      readMsg: () => queue.readMsg(),
-      [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator](),
-      writeMsg: async (code, payload) => {
-        if (!Number.isInteger(code) || code < 0 || code >= protocol.length) {
-          throw new InvalidMessageCodeError(protocol.name, code, protocol.length)
-        }
-        if (this.#end) throw new DisconnectError(this.#end.reason, this.#end.remote, this.id)
-        conn.send(offset + code, payload)
-        if (conn.needsDrain) await conn.drained()
-      },
-    }
+    return new ProtocolReadWriter(this, this.#conn, this.#queues[index]!, protocol, offset)
   }
 
   #onMessage(code: number, payload: Buffer): void {
@@ -210,9 +224,9 @@ export class Peer {
     this.#conn.resume()
   }
 
-  #keepAlive(readTimeout: number): void {
+  #keepAlive(): void {
     const starved = this.#queues.some((q) => q.length >= this.#readQueueSize)
-    if (!starved && Date.now() - this.#lastRead > readTimeout) {
+    if (!starved && Date.now() - this.#lastRead > this.#readTimeout) {
       log('%s silent for %d ms', this, Date.now() - this.#lastRead)
       this.#finish({ reason: DiscReason.ReadTimeout, remote: false })
       return
@@ -223,7 +237,7 @@ export class Peer {
   #finish(end: PeerEnd): void {
     if (this.#end) return
     this.#end = end
-    clearInterval(this.#ping)
+    Peer.#unwatch(this)
     log('%s disconnecting: %s (%s)%s', this, reasonText(end.reason), end.remote ? 'remote' : 'local', end.error ? `: ${end.error.message}` : '')
     const closing = new DisconnectError(end.reason, end.remote, this.id)
     for (const queue of this.#queues) queue.close(closing)
@@ -232,5 +246,39 @@ export class Peer {
     } else {
       sendDisconnect(this.#conn, end.reason).catch((err: Error) => log('%s Disconnect not written: %s', this, err.message))
     }
+  }
+}
+
+/** What one protocol's `run` reads from and writes to on one peer; codes are protocol-relative. */
+class ProtocolReadWriter implements MsgReadWriter {
+  #peer: Peer
+  #conn: RLPxConnection
+  #queue: MsgQueue
+  #protocol: Protocol
+  #offset: number
+
+  constructor(peer: Peer, conn: RLPxConnection, queue: MsgQueue, protocol: Protocol, offset: number) {
+    this.#peer = peer
+    this.#conn = conn
+    this.#queue = queue
+    this.#protocol = protocol
+    this.#offset = offset
+  }
+
+  readMsg(): Promise<Msg> {
+    return this.#queue.readMsg()
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Msg> {
+    return this.#queue[Symbol.asyncIterator]()
+  }
+
+  async writeMsg(code: number, payload: Uint8Array): Promise<void> {
+    const { name, length } = this.#protocol
+    if (!Number.isInteger(code) || code < 0 || code >= length) throw new InvalidMessageCodeError(name, code, length)
+    const end = this.#peer.end
+    if (end) throw new DisconnectError(end.reason, end.remote, this.#peer.id)
+    this.#conn.send(this.#offset + code, payload)
+    if (this.#conn.needsDrain) await this.#conn.drained()
   }
 }

@@ -35,10 +35,12 @@ const Sponge: SpongeClass = loadSponge()
 const RATE = 1088
 const CAPACITY = 512
 
+/** Where {@link Keccak256.digest} finalises a copy; digests are synchronous, so one serves all. */
+const peekScratch: Sponge = new Sponge()
+
 /** An incremental Keccak-256 whose digest can be read at any point without ending it. */
 export class Keccak256 {
   #state: Sponge
-  #scratch: Sponge | undefined
 
   constructor(state?: Sponge) {
     if (state) {
@@ -60,9 +62,8 @@ export class Keccak256 {
    * `length` below 32 gives that prefix of the digest (the frame MAC needs 16 bytes).
    */
   digest(length = 32): Buffer {
-    const scratch = (this.#scratch ??= new Sponge())
-    this.#state.copy(scratch)
-    return scratch.squeeze(length)
+    this.#state.copy(peekScratch)
+    return peekScratch.squeeze(length)
   }
 
   /** An independent copy of the current state. */
