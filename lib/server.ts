@@ -226,7 +226,8 @@ export class Server {
 
   /**
    * Dials `enode` once. Resolves with the peer when it is added (at once when already
-   * connected); rejects with the reason when the dial, handshake or admission fails.
+   * connected, and with the remote's connection when both dialled at once and that one was
+   * kept); rejects with the reason when the dial, handshake or admission fails.
    * @throws {ServerStateError} when the server is not running
    */
   connect(enode: string | Enode): Promise<Peer> {
@@ -245,7 +246,14 @@ export class Server {
     if (existing) return Promise.resolve(existing)
     let dial = this.#dials.get(node.id)
     if (!dial) {
-      dial = this.#dial(node).finally(() => this.#dials.delete(node.id))
+      dial = this.#dial(node)
+        .catch((err: unknown) => {
+          // The remote dialled us meanwhile and that connection won: it is the peer asked for.
+          const winner = this.#peers.get(node.id)
+          if (err instanceof DisconnectError && err.reason === DiscReason.AlreadyConnected && winner && !winner.closed) return winner
+          throw err
+        })
+        .finally(() => this.#dials.delete(node.id))
       this.#dials.set(node.id, dial)
     }
     return dial
