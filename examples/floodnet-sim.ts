@@ -170,10 +170,11 @@ function drawSvg(n: number, links: [number, number][], degree: number[]): string
       pos[i]!.y = Math.min(size - 20, Math.max(20, pos[i]!.y + (force[i]!.y / m) * step))
     }
   }
-  const maxDeg = Math.max(...degree, 1)
-  const colour = (d: number): string => `hsl(${Math.round(220 - (200 * d) / maxDeg)}, 75%, 50%)`
+  const lo = Math.min(...degree)
+  const span = Math.max(Math.max(...degree) - lo, 1)
+  const colour = (d: number): string => `hsl(${Math.round(220 - (200 * (d - lo)) / span)}, 75%, 50%)`
   const lines = links.map(([a, b]) => `<line x1="${pos[a]!.x.toFixed(1)}" y1="${pos[a]!.y.toFixed(1)}" x2="${pos[b]!.x.toFixed(1)}" y2="${pos[b]!.y.toFixed(1)}" stroke="#999" stroke-width="1"/>`)
   const dots = pos.map((p, i) => `<circle cx="${p.x.toFixed(1)}" cy="${p.y.toFixed(1)}" r="${i === 0 ? 9 : 6}" fill="${colour(degree[i]!)}" stroke="${i === 0 ? '#000' : 'none'}"><title>node ${i} degree ${degree[i]}</title></circle>`)
-  const legend = `<text x="10" y="20" font-family="sans-serif" font-size="14">floodnet, ${n} nodes, ${links.length} links; colour = degree (blue low, red high); outlined = entry node</text>`
+  const legend = `<text x="10" y="20" font-family="sans-serif" font-size="14">floodnet, ${n} nodes, ${links.length} links; colour = degree (blue ${lo}, red ${lo + span}); outlined = entry node</text>`
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}"><rect width="100%" height="100%" fill="white"/>${legend}${lines.join('')}${dots.join('')}</svg>\n`
 }
