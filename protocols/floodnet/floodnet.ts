@@ -198,7 +198,10 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst) }
     this.#links.set(peer.id, link)
     const removeNeighbour = engine.addNeighbour(peer.id, (payload) => rw.writeMsg(FloodnetMsg.Message, payload))
-    if (!bootstrap) this.#joinProgress()
+    if (!bootstrap) {
+      this.#awaitedJoins.shift()
+      this.#restartBackoff()
+    }
     log('%s neighbour %s added (%s), degree %d', shortId(this.#server!.id), peer, bootstrap ? 'bootstrap' : 'link', this.#links.size)
     this.events.emit('neighbour:added', peer.id)
     this.#degreeChanged()
@@ -213,6 +216,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
       removeNeighbour()
       log('%s neighbour %s removed, degree %d', shortId(this.#server!.id), peer, this.#links.size)
       this.events.emit('neighbour:removed', peer.id)
+      this.#restartBackoff()
       this.#degreeChanged()
     }
   }
@@ -238,10 +242,16 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#maintainSoon()
   }
 
+  /** Schedules the next join round after the current backoff, and doubles the backoff. */
   #maintainSoon(): void {
     if (this.#timer || this.#stopped || !this.#started) return
     const delay = this.#delay * (0.5 + this.#random() / 2)
     this.#delay = Math.min(this.#backoff[1], this.#delay * 2)
+    this.#schedule(delay)
+  }
+
+  #schedule(delay: number): void {
+    clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       this.#maintain()
@@ -254,9 +264,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
     if (this.#stopped || !this.#server!.running) return
     const now = Date.now()
     while (this.#awaitedJoins.length > 0 && this.#awaitedJoins[0]! <= now) this.#awaitedJoins.shift()
-    const deficit = this.desired - this.#realDegree() - this.#awaitedJoins.length
-    if (deficit <= 0) {
-      this.#maintainSoon()
+    const missing = this.desired - this.#realDegree()
+    if (missing <= 0) return
+    if (missing <= this.#awaitedJoins.length) {
+      // Enough walks are still out: look again when the first may be given up. Not a failed
+      // round, so the backoff stays as it is.
+      this.#schedule(this.#awaitedJoins[0]! - now)
       return
     }
     if (this.#links.size === 0) {
@@ -265,9 +278,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
       if (via.length === 0) return
       for (const node of via) this.#joinVia(node)
     } else {
+      // One walk more than needed: in a settled mesh a walk finds a node that accepts only
+      // about half the time, and a neighbour too many is cheaper than a slow repair.
+      const walks = missing - this.#awaitedJoins.length + 1
       const ids = [...this.#links.keys()]
-      for (let i = 0; i < deficit; i++) this.#sendJoin(ids[Math.floor(this.#random() * ids.length)]!, this.joinHops)
-      this.#expectJoins(deficit)
+      for (let i = 0; i < walks; i++) this.#sendJoin(ids[Math.floor(this.#random() * ids.length)]!, this.joinHops)
+      this.#expectJoins(walks)
     }
     this.#maintainSoon()
   }
@@ -291,11 +307,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
   }
 
   /**
-   * A new real neighbour: one awaited join is answered, and the backoff restarts, since it
-   * exists to stop rounds that achieve nothing, not rounds that work.
+   * The neighbourhood changed: a join was answered, or a neighbour left. Either way the
+   * backoff restarts — it exists to stop rounds that achieve nothing in a network that
+   * stands still, not to slow the repair of one that just moved.
    */
-  #joinProgress(): void {
-    this.#awaitedJoins.shift()
+  #restartBackoff(): void {
     this.#delay = this.#backoff[0]
     if (this.#timer) {
       clearTimeout(this.#timer)
