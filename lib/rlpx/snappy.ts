@@ -23,6 +23,30 @@ export function snappyDeclaredLength(data: Uint8Array): number {
   throw new MessageDecodeError('snappy block has no valid length header')
 }
 
+/**
+ * The payload of a block that is one literal spanning the whole declared length — what
+ * {@link snappyCompress} sends for small payloads — without a native call or a copy;
+ * undefined for any other block.
+ */
+function wholeLiteral(data: Buffer, declared: number): Buffer | undefined {
+  const head = declared < 128 ? 1 : declared < 16384 ? 2 : 0
+  if (head === 0 || declared === 0 || data.length <= head) return undefined
+  const tag = data[head]!
+  if ((tag & 3) !== 0) return undefined
+  let length: number
+  let start: number
+  if (tag >> 2 < 60) {
+    length = (tag >> 2) + 1
+    start = head + 1
+  } else if (tag >> 2 === 60 && data.length > head + 1) {
+    length = data[head + 1]! + 1
+    start = head + 2
+  } else {
+    return undefined
+  }
+  return length === declared && data.length === start + length ? data.subarray(start) : undefined
+}
+
 /** Payloads up to this size are sent as one snappy literal (see {@link snappyCompress}). */
 const LITERAL_ONLY = 256
 
@@ -61,6 +85,8 @@ export function snappyDecompress(data: Buffer, maxSize: number): Buffer {
   if (declared > maxSize) {
     throw new MessageTooLargeError(`compressed message declares ${declared} bytes, above the ${maxSize}-byte limit`)
   }
+  const literal = wholeLiteral(data, declared)
+  if (literal) return literal
   try {
     return snappy.uncompressSync(data, { asBuffer: true }) as Buffer
   } catch (err) {
