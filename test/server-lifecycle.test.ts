@@ -96,6 +96,16 @@ test('connect(enode) resolves with the Peer; peers, peerCount and peer(id) show 
   assert.equal(aSide.protocols, [{ name: 'idle', version: 1, offset: 16 }])
 })
 
+test('listenAddr [::1]:0: the enode is bracketed IPv6 and peers connect over it', async () => {
+  const a = await startServer({ name: 'a', listenAddr: '[::1]:0', protocols: [idleProtocol()] })
+  const b = await startServer({ name: 'b', listenAddr: '[::1]:0', protocols: [idleProtocol()] })
+  assert.match(b.enode, /@\[::1\]:\d+$/)
+  assert.is(parseEnode(b.enode).host, '::1')
+  const peer = await within(a.connect(b.enode), QUICK, 'a.connect(b) over IPv6')
+  assert.is(peer.id, b.id)
+  assert.match(peer.remoteAddress, /^\[::1\]:\d+$/)
+})
+
 test('peer:added reports inbound false on the dialling side and true on the listening side', async () => {
   const { aSide, bSide } = await connectedPair()
   assert.is(aSide.inbound, false)
