@@ -196,7 +196,11 @@ export class Server {
     this.#static.clear()
     const closed = this.#listener ? new Promise<void>((resolve) => this.#listener!.close(() => resolve())) : Promise.resolve()
     for (const socket of this.#connecting) socket.destroy(new ServerStateError('server stopped during the dial'))
-    for (const conn of this.#pending) conn.destroy()
+    for (const conn of this.#pending) {
+      // Past the encryption handshake the remote can be told why, as a peer would be.
+      if (conn.established) sendDisconnect(conn, DiscReason.Quitting).catch((err: Error) => log('%s Disconnect not written: %s', conn.remoteAddress, err.message))
+      else conn.destroy()
+    }
     for (const peer of this.#peers.values()) peer.disconnect(DiscReason.Quitting)
     for (const wake of this.#dialWaiters.splice(0)) wake()
     // A dial left running would connect, and reach the remote, after stop() resolved.

@@ -8,7 +8,7 @@ import { parseEnode } from '../lib/enode.js'
 import { ServerStateError } from '../lib/errors.js'
 import type { Protocol } from '../lib/protocol.js'
 import { within } from './support/net.js'
-import { cleanup, idleProtocol, newServer, nextAdded, nextRemoved, portIn, portOf, QUICK, recordEvents, rejection, sleep, startServer } from './support/servers.js'
+import { cleanup, idleProtocol, newServer, rawDial, nextAdded, nextRemoved, portIn, portOf, QUICK, recordEvents, rejection, sleep, startServer } from './support/servers.js'
 
 test.after.each(cleanup)
 
@@ -182,6 +182,14 @@ test('stop() during a dial: the dial has rejected with ServerStateError by the t
   assert.instance(outcome, ServerStateError, `the dial was ${String(outcome)}`)
   await dial
   assert.is(a.peerCount, 0)
+})
+
+test('stop() during the Hello exchange tells the half-connected remote "client quitting"', async () => {
+  const a = await startServer({ name: 'a', protocols: [idleProtocol()] })
+  const raw = await rawDial(a, { hello: false })
+  await within(raw.hello, QUICK, "the server's Hello")
+  await within(a.stop(), QUICK, 'stop()')
+  assert.is(await within(raw.disconnect, QUICK, 'a Disconnect'), DiscReason.Quitting)
 })
 
 test('stop() twice is harmless; stop() on a server never started resolves', async () => {

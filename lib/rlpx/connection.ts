@@ -112,6 +112,11 @@ export class RLPxConnection {
   }
 
 
+  /** True once the encryption handshake is done: frames, a Disconnect included, can be sent. */
+  get established(): boolean {
+    return this.#writer !== undefined
+  }
+
   /** Whether the kernel buffer is full enough that writers should wait for {@link drained}. */
   get needsDrain(): boolean {
     return this.socket.writableNeedDrain
