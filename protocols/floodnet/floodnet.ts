@@ -233,9 +233,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     if (this.#realDegree() >= this.desired) {
       // No rounds while satisfied: idle ones would keep doubling the delay, so a node that
       // then lost a neighbour would first wait out up to the largest delay.
-      clearTimeout(this.#timer)
-      this.#timer = undefined
-      this.#delay = this.#backoff[0]
+      this.#restartBackoff()
       for (const link of this.#links.values()) if (link.bootstrap) link.peer.disconnect(DiscReason.Requested)
       return
     }
