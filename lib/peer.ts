@@ -153,31 +153,37 @@ export class Peer {
     return this.#ended
   }
 
-  async #run(): Promise<PeerEnd> {
+  // Promise chains rather than async functions: a session lives long, and each suspended
+  // async function holds its frame for all that time.
+  #run(): Promise<PeerEnd> {
     this.#conn.setHandlers({
       onMessage: (code, payload) => this.#onMessage(code, payload),
       onClose: (error) => this.#finish({ reason: DiscReason.NetworkError, remote: true, ...(error ? { error } : {}) }),
     })
     const runs = this.#matched.map(({ protocol }, i) => this.#runProtocol(protocol, i))
     this.#conn.resume()
-    await Promise.all(runs)
-    await this.#conn.closed
-    return this.#end!
+    return Promise.all([...runs, this.#conn.closed]).then(() => this.#end!)
   }
 
-  async #runProtocol(protocol: MatchedProtocol['protocol'], index: number): Promise<void> {
-    const rw = this.#readWriter(index)
+  #runProtocol(protocol: Protocol, index: number): Promise<void> {
+    let running: Promise<void> | void
     try {
-      await protocol.run(this, rw)
-      this.#finish({ reason: DiscReason.Quitting, remote: false })
+      running = protocol.run(this, this.#readWriter(index))
     } catch (err) {
-      if (err instanceof DisconnectError && this.closed) return
-      const error = err as Error
-      const reason =
-        err instanceof InvalidMessageCodeError || err instanceof MessageDecodeError ? DiscReason.ProtocolError : DiscReason.SubprotocolError
-      log('%s protocol %s/%d failed: %s', this, protocol.name, protocol.version, error.message)
-      this.#finish({ reason, remote: false, error })
+      running = Promise.reject(err)
     }
+    return Promise.resolve(running).then(
+      () => this.#finish({ reason: DiscReason.Quitting, remote: false }),
+      (err: unknown) => this.#protocolFailed(protocol, err),
+    )
+  }
+
+  #protocolFailed(protocol: Protocol, err: unknown): void {
+    if (err instanceof DisconnectError && this.closed) return
+    const error = err instanceof Error ? err : new Error(String(err))
+    const reason = err instanceof InvalidMessageCodeError || err instanceof MessageDecodeError ? DiscReason.ProtocolError : DiscReason.SubprotocolError
+    log('%s protocol %s/%d failed: %s', this, protocol.name, protocol.version, error.message)
+    this.#finish({ reason, remote: false, error })
   }
 
   #readWriter(index: number): MsgReadWriter {
