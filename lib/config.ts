@@ -52,7 +52,7 @@ export interface ServerOptions {
   dialTimeout?: number
   /** First and largest delay before redialling a static node, in ms; doubled per failure, jittered. @default [1000, 30000] */
   redialBackoff?: [number, number]
-  /** Messages a protocol may leave unread on one peer before that peer's socket is paused. @default 64 */
+  /** Messages a protocol may leave unread on one peer before that peer's socket is paused (or 16 MiB of them, whichever comes first). @default 64 */
   readQueueSize?: number
   /** Largest message payload accepted or sent, in bytes. @default 16777215 */
   maxMessageSize?: number

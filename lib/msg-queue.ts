@@ -7,11 +7,14 @@ import type { Msg } from './message.js'
 
 /** Messages a protocol may leave unread before its peer stops reading the socket. */
 export const DEFAULT_READ_QUEUE = 64
+/** Payload bytes a protocol may leave unread before its peer stops reading the socket. */
+export const READ_QUEUE_BYTES = 16 * 1024 * 1024
 
 export class MsgQueue implements AsyncIterable<Msg> {
   #items: Msg[] = []
   #waiters: { resolve(msg: Msg): void; reject(err: Error): void }[] = []
   #error: Error | undefined
+  #bytes = 0
   #limit: number
   #onDrain: () => void
 
@@ -20,7 +23,7 @@ export class MsgQueue implements AsyncIterable<Msg> {
     this.#onDrain = onDrain
   }
 
-  /** Queues `msg`; returns false once the queue holds `limit` messages. */
+  /** Queues `msg`; returns false once the queue is {@link full}. */
   push(msg: Msg): boolean {
     const waiter = this.#waiters.shift()
     if (waiter) {
@@ -28,17 +31,25 @@ export class MsgQueue implements AsyncIterable<Msg> {
       return true
     }
     this.#items.push(msg)
-    return this.#items.length < this.#limit
+    this.#bytes += msg.size
+    return !this.full
   }
 
   get length(): number {
     return this.#items.length
   }
 
+  /** True at `limit` unread messages or {@link READ_QUEUE_BYTES} unread bytes, whichever comes first. */
+  get full(): boolean {
+    return this.#items.length >= this.#limit || this.#bytes >= READ_QUEUE_BYTES
+  }
+
   readMsg(): Promise<Msg> {
+    const wasFull = this.full
     const msg = this.#items.shift()
     if (msg) {
-      if (this.#items.length === this.#limit - 1) this.#onDrain()
+      this.#bytes -= msg.size
+      if (wasFull && !this.full) this.#onDrain()
       return Promise.resolve(msg)
     }
     if (this.#error) return Promise.reject(this.#error)
@@ -50,6 +61,7 @@ export class MsgQueue implements AsyncIterable<Msg> {
     if (this.#error) return
     this.#error = error
     this.#items = []
+    this.#bytes = 0
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error)
   }
 

@@ -69,7 +69,6 @@ export class Peer {
   #conn: RLPxConnection
   #matched: MatchedProtocol[]
   #queues: MsgQueue[]
-  #readQueueSize: number
   #end: PeerEnd | undefined
   #ended: Promise<PeerEnd> | undefined
   #lastRead = Date.now()
@@ -111,7 +110,6 @@ export class Peer {
     this.inbound = init.inbound
     this.trusted = init.trusted
     this.#matched = init.matched
-    this.#readQueueSize = init.readQueueSize
     const resume = (): void => this.#maybeResume()
     this.#queues = init.matched.map(() => new MsgQueue(init.readQueueSize, resume))
     this.#readTimeout = init.readTimeout
@@ -225,13 +223,13 @@ export class Peer {
   }
 
   #maybeResume(): void {
-    if (this.#end || this.#queues.some((q) => q.length >= this.#readQueueSize)) return
+    if (this.#end || this.#queues.some((q) => q.full)) return
     this.#lastRead = Date.now()
     this.#conn.resume()
   }
 
   #keepAlive(): void {
-    const starved = this.#queues.some((q) => q.length >= this.#readQueueSize)
+    const starved = this.#queues.some((q) => q.full)
     if (!starved && Date.now() - this.#lastRead > this.#readTimeout) {
       log('%s silent for %d ms', this, Date.now() - this.#lastRead)
       this.#finish({ reason: DiscReason.ReadTimeout, remote: false })
