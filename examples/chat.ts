@@ -11,7 +11,7 @@ import { generatePrivateKey, loadOrCreateNodeKey, reasonText, Server, type Peer 
 import { Chat, type ChatMessage } from '../protocols/chat/index.js'
 import { Floodnet } from '../protocols/floodnet/index.js'
 
-const HELP = `usage: npm run chat -- [options]
+const HELP = `usage: npm run chat -- [options]    (installed: devp2p-chat [options])
 
   --port N          TCP port (default: the first free port from 55555 up; 0 = any)
   --host ADDR       address to listen on and to announce (default 127.0.0.1)
