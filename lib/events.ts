@@ -8,6 +8,7 @@
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type EventMap<E> = { [K in keyof E]: (...args: any[]) => void }
 
+/** Typed `on`/`once`/`off`/`emit` over the event map `E`. */
 export class TypedEvents<E extends EventMap<E>> {
   #listeners = new Map<keyof E, Set<E[keyof E]>>()
 

@@ -12,6 +12,7 @@ export const P2P_VERSION = 5
 /** Largest Hello payload accepted, as in go-ethereum. */
 export const MAX_HELLO_SIZE = 2048
 
+/** A decoded Hello; extra list elements of newer versions are dropped. */
 export interface Hello {
   version: number
   clientId: string
@@ -33,6 +34,7 @@ function bytes(item: unknown, field: string): Buffer {
   return Buffer.from(item)
 }
 
+/** RLP payload of a Hello (uncompressed: Hello is never snappy-compressed). */
 export function encodeHello(hello: Hello): Uint8Array {
   return RLP.encode([
     hello.version,

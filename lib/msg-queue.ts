@@ -10,6 +10,7 @@ export const DEFAULT_READ_QUEUE = 64
 /** Payload bytes a protocol may leave unread before its peer stops reading the socket. */
 export const READ_QUEUE_BYTES = 16 * 1024 * 1024
 
+/** One protocol's unread messages on one peer, with the readers waiting for them. */
 export class MsgQueue implements AsyncIterable<Msg> {
   #items: Msg[] = []
   #waiters: { resolve(msg: Msg): void; reject(err: Error): void }[] = []

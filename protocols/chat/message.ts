@@ -10,6 +10,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { eciesDecrypt, eciesEncrypt, keccak256, MessageDecodeError, nodeId, publicKeyOf } from '../../lib/index.js'
 import { recover, sign } from '../../lib/crypto/index.js'
 
+/** The two kinds of chat envelope, the first RLP element. */
 export enum ChatKind {
   Broadcast = 0,
   Direct = 1,

@@ -81,6 +81,10 @@ export interface FloodStats {
   dropped: Record<DropReason, number>
 }
 
+/**
+ * Floods messages over a set of neighbours; see the module comment. Read deliveries with
+ * `read()` or `for await`, watch drops on `events`.
+ */
 export class FloodEngine implements AsyncIterable<Delivery> {
   readonly events = new TypedEvents<FloodEvents>()
   readonly stats: FloodStats = {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
 import { MessageDecodeError, nodeId, type Enode } from '../../lib/index.js'
 
+/** A decoded JOIN_REQ. */
 export interface JoinRequest {
   /** 8 random bytes, fresh at every hop. */
   requestId: Buffer
@@ -15,6 +16,7 @@ export interface JoinRequest {
   hopsLeft: number
 }
 
+/** Encodes a JOIN_REQ with a fresh request id (a forwarded request gets a new one too). */
 export function encodeJoin(req: Omit<JoinRequest, 'requestId'>): Uint8Array {
   const { publicKey, host, tcpPort } = req.requester
   return RLP.encode([randomBytes(8), publicKey, host ?? '', tcpPort ?? 0, req.hopsLeft])
