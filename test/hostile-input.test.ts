@@ -11,19 +11,10 @@ import { Server } from '../lib/server.js'
 import { Chat } from '../protocols/chat/index.js'
 import { Floodnet } from '../protocols/floodnet/index.js'
 import { waitFor, within } from './support/net.js'
+import { mulberry32 } from './support/random.js'
 import { cleanup, QUICK, rawDial } from './support/servers.js'
 
 test.after.each(cleanup)
-
-/** mulberry32: the same junk on every run. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function bytes(random: () => number, max: number): Buffer {
   return Buffer.from(Array.from({ length: Math.floor(random() * max) }, () => Math.floor(random() * 256)))
@@ -60,7 +51,7 @@ async function chatNode(name: string): Promise<ChatNode> {
 }
 
 test('hundreds of random messages from handshaken peers end only their own sessions', async () => {
-  const random = rng(0x5eed)
+  const random = mulberry32(0x5eed)
   const target = await chatNode('target')
   const good = await chatNode('good')
   try {

@@ -20,6 +20,7 @@ import {
 import { RLPxConnection, type RLPxConnectionInit } from '../lib/rlpx/connection.js'
 import { ECIES_OVERHEAD, eciesEncrypt } from '../lib/rlpx/ecies.js'
 import { socketPair, within } from './support/net.js'
+import { mulberry32 } from './support/random.js'
 
 const MiB = 1024 * 1024
 /** Generous deadline for one handshake or a few small messages on loopback. */
@@ -29,18 +30,6 @@ const BULK = 60_000
 
 // ---------------------------------------------------------------------------------------
 // Deterministic randomness
-
-/** mulberry32: tiny seeded PRNG so every run generates the same payloads and splits. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 /** Integer in [lo, hi]. */
 function randInt(rng: () => number, lo: number, hi: number): number {
