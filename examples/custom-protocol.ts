@@ -5,7 +5,7 @@
  * greeter/1: the dialler says HELLO(name); the listener answers WELCOME(text, visitor
  * number); the dialler says BYE(reason) and returns, which ends the session.
  */
-import { generatePrivateKey, MessageDecodeError, sendItems, Server, utf8, type MsgReadWriter, type Protocol, type RlpItem } from '../lib/index.js'
+import { generatePrivateKey, MessageDecodeError, sendItems, Server, uint, utf8, type MsgReadWriter, type Protocol, type RlpItem } from '../lib/index.js'
 
 /** Message codes of greeter/1 and the payload each carries. */
 interface GreeterMessages {
@@ -15,11 +15,6 @@ interface GreeterMessages {
 }
 type Code = keyof GreeterMessages
 const HELLO = 0, WELCOME = 1, BYE = 2
-
-const uint = (item: RlpItem | undefined): number => {
-  if (!(item instanceof Uint8Array) || item.length > 6) throw new MessageDecodeError('expected an integer')
-  return item.length === 0 ? 0 : Buffer.from(item).readUIntBE(0, item.length)
-}
 
 /** One encoder and one decoder per code; the compiler checks they agree with the map. */
 const codec: { [C in Code]: { encode(m: GreeterMessages[C]): (string | number)[]; decode(items: RlpItem[]): GreeterMessages[C] } } = {

@@ -5,6 +5,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { Devp2pError } from './errors.js'
+import { uint, type RlpItem } from './message.js'
 
 /** The reason codes of the p2p Disconnect message (rlpx.md). */
 export enum DiscReason {
@@ -57,8 +58,11 @@ export function decodeDisconnectReason(payload: Uint8Array): number | undefined 
     return undefined
   }
   const item = Array.isArray(decoded) ? decoded[0] : decoded
-  if (!(item instanceof Uint8Array) || item.length > 1) return undefined
-  return item.length === 0 ? 0 : item[0]
+  try {
+    return uint(item as RlpItem, 'Disconnect reason', 1)
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { MessageDecodeError } from './errors.js'
+import { uint, type RlpItem } from './message.js'
 import type { Cap } from './protocol.js'
 
 /** The p2p protocol version we speak (5: snappy after Hello). */
@@ -20,13 +21,6 @@ export interface Hello {
   listenPort: number
   /** The sender's 64-byte public key. */
   nodeId: Buffer
-}
-
-function uint(item: unknown, field: string): number {
-  if (!(item instanceof Uint8Array) || item.length > 6 || item[0] === 0) {
-    throw new MessageDecodeError(`Hello field "${field}" is not a valid integer`)
-  }
-  return item.length === 0 ? 0 : Buffer.from(item).readUIntBE(0, item.length)
 }
 
 function bytes(item: unknown, field: string): Buffer {
@@ -59,16 +53,16 @@ export function decodeHello(payload: Uint8Array): Hello {
     throw new MessageDecodeError(`Hello is not valid RLP: ${(err as Error).message}`)
   }
   if (!Array.isArray(list) || list.length < 5) throw new MessageDecodeError('Hello must be a list of at least 5 elements')
-  const [version, clientId, caps, listenPort, nodeId] = list
+  const [version, clientId, caps, listenPort, nodeId] = list as RlpItem[]
   if (!Array.isArray(caps)) throw new MessageDecodeError('Hello capabilities must be a list')
   return {
-    version: uint(version, 'protocolVersion'),
+    version: uint(version, 'Hello protocolVersion'),
     clientId: bytes(clientId, 'clientId').toString('utf8'),
-    caps: caps.map((cap) => {
+    caps: caps.map((cap: RlpItem) => {
       if (!Array.isArray(cap) || cap.length < 2) throw new MessageDecodeError('Hello capability must be [name, version]')
-      return { name: bytes(cap[0], 'cap name').toString('latin1'), version: uint(cap[1], 'cap version') }
+      return { name: bytes(cap[0], 'cap name').toString('latin1'), version: uint(cap[1], 'Hello cap version') }
     }),
-    listenPort: uint(listenPort, 'listenPort'),
+    listenPort: uint(listenPort, 'Hello listenPort'),
     nodeId: bytes(nodeId, 'nodeId'),
   }
 }

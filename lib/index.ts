@@ -22,7 +22,7 @@ export { Server, type NodeInfo, type PeerRemoved, type ServerEvents } from './se
 export type { ServerOptions } from './config.js'
 export { Peer, type PeerEnd } from './peer.js'
 export { matchProtocols, BASE_PROTOCOL_LENGTH, type Cap, type Protocol, type MatchedProtocol } from './protocol.js'
-export { Msg, sendItems, utf8, type MsgReader, type MsgWriter, type MsgReadWriter, type RlpItem } from './message.js'
+export { Msg, sendItems, utf8, uint, bigUint, type MsgReader, type MsgWriter, type MsgReadWriter, type RlpItem } from './message.js'
 export { MsgPipe, expectMsg, UnexpectedMsgError, type MsgPipeEnd } from './msg-pipe.js'
 export { DiscReason, DisconnectError, reasonText, decodeDisconnectReason } from './disconnect.js'
 export { parseEnode, formatEnode, nodeId, type Enode } from './enode.js'

@@ -78,3 +78,24 @@ export function utf8(item: RlpItem | undefined): string {
   if (!(item instanceof Uint8Array)) throw new MessageDecodeError('expected a byte string item, got a list')
   return Buffer.from(item.buffer, item.byteOffset, item.length).toString('utf8')
 }
+
+/**
+ * The unsigned integer in a byte string item, as RLP spells it: big-endian, no leading zero
+ * bytes (the empty string is 0), at most `maxBytes` bytes (6 keeps it a safe integer).
+ * @throws {MessageDecodeError} naming `what` when the item is a list, too long or not canonical
+ */
+export function uint(item: RlpItem | undefined, what = 'integer', maxBytes = 6): number {
+  if (!(item instanceof Uint8Array)) throw new MessageDecodeError(`${what} must be a byte string, got ${item === undefined ? 'nothing' : 'a list'}`)
+  if (item.length > Math.min(maxBytes, 6)) throw new MessageDecodeError(`${what} must be at most ${Math.min(maxBytes, 6)} bytes, got ${item.length}`)
+  if (item[0] === 0) throw new MessageDecodeError(`${what} has a leading zero byte (not canonical RLP)`)
+  let n = 0
+  for (const byte of item) n = n * 256 + byte
+  return n
+}
+
+/** {@link uint} without the size cap, as a bigint. @throws {MessageDecodeError} */
+export function bigUint(item: RlpItem | undefined, what = 'integer'): bigint {
+  if (!(item instanceof Uint8Array)) throw new MessageDecodeError(`${what} must be a byte string`)
+  if (item[0] === 0) throw new MessageDecodeError(`${what} has a leading zero byte (not canonical RLP)`)
+  return item.length === 0 ? 0n : BigInt(`0x${Buffer.from(item).toString('hex')}`)
+}

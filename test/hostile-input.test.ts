@@ -11,7 +11,7 @@ import { Server } from '../lib/server.js'
 import { Chat } from '../protocols/chat/index.js'
 import { Floodnet } from '../protocols/floodnet/index.js'
 import { waitFor, within } from './support/net.js'
-import { mulberry32 } from './support/random.js'
+import { seededRandom as mulberry32 } from '../lib/random.js'
 import { cleanup, QUICK, rawDial } from './support/servers.js'
 
 test.after.each(cleanup)

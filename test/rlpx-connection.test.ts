@@ -20,7 +20,7 @@ import {
 import { RLPxConnection, type RLPxConnectionInit } from '../lib/rlpx/connection.js'
 import { ECIES_OVERHEAD, eciesEncrypt } from '../lib/rlpx/ecies.js'
 import { socketPair, within } from './support/net.js'
-import { mulberry32 } from './support/random.js'
+import { seededRandom as mulberry32 } from '../lib/random.js'
 
 const MiB = 1024 * 1024
 /** Generous deadline for one handshake or a few small messages on loopback. */

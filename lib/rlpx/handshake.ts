@@ -25,6 +25,7 @@ import {
   HandshakeSignatureError,
 } from '../errors.js'
 import { ECIES_OVERHEAD, eciesDecrypt, eciesEncrypt } from './ecies.js'
+import { uint, type RlpItem } from '../message.js'
 
 /** Largest EIP-8 size prefix accepted, as go-ethereum does. */
 export const MAX_HANDSHAKE_PACKET = 2048
@@ -109,8 +110,11 @@ function decodeList(plaintext: Buffer, what: string): unknown[] {
 
 /** The version element; EIP-8 says a receiver accepts any value, so only its shape is checked. */
 function decodeVersion(value: unknown): number {
-  if (!(value instanceof Uint8Array) || value.length > 6) throw new HandshakeFormatError('handshake version must be an integer')
-  return value.length === 0 ? 0 : Buffer.from(value).readUIntBE(0, value.length)
+  try {
+    return uint(value as RlpItem, 'handshake version')
+  } catch (err) {
+    throw new HandshakeFormatError((err as Error).message)
+  }
 }
 
 /** EIP-8 framing: size prefix ‖ ECIES(plaintext, sharedMacData = prefix), with random padding. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { RLP } from '@ethereumjs/rlp'
-import { eciesDecrypt, eciesEncrypt, keccak256, MessageDecodeError, nodeId, publicKeyOf } from '../../lib/index.js'
+import { eciesDecrypt, eciesEncrypt, keccak256, MessageDecodeError, nodeId, publicKeyOf, uint } from '../../lib/index.js'
 import { recover, sign } from '../../lib/crypto/index.js'
 
 /** The two kinds of chat envelope, the first RLP element. */
@@ -84,10 +84,6 @@ const id32 = (item: unknown, what: string): Buffer => {
   if (!(item instanceof Uint8Array) || item.length !== 32) throw new MessageDecodeError(`chat ${what} must be a 32-byte node id`)
   return Buffer.from(item)
 }
-const uint = (item: unknown, what: string): number => {
-  if (!(item instanceof Uint8Array) || item.length > 6) throw new MessageDecodeError(`chat ${what} must be an integer`)
-  return item.length === 0 ? 0 : Buffer.from(item).readUIntBE(0, item.length)
-}
 
 /**
  * Decodes an envelope and verifies its signature.
@@ -101,7 +97,7 @@ export function openEnvelope(payload: Uint8Array): Envelope {
     throw new MessageDecodeError(`chat message is not valid RLP: ${(err as Error).message}`)
   }
   if (!Array.isArray(list) || list.length !== 6) throw new MessageDecodeError('chat message must be a 6-element list')
-  const kind = uint(list[0], 'kind')
+  const kind = uint(list[0], 'chat kind')
   const origin = id32(list[1], 'origin')
   const signature = list[5]
   if (!(signature instanceof Uint8Array) || signature.length !== 65) throw new MessageDecodeError('chat signature must be 65 bytes')
@@ -112,7 +108,7 @@ export function openEnvelope(payload: Uint8Array): Envelope {
     throw new MessageDecodeError('chat signature does not recover a key')
   }
   if (nodeId(originKey) !== origin.toString('hex')) throw new MessageDecodeError('chat signature is not by the claimed origin')
-  const timestamp = uint(list[4], 'timestamp')
+  const timestamp = uint(list[4], 'chat timestamp')
   const base = { kind, origin: origin.toString('hex'), originKey, timestamp }
   if (kind === ChatKind.Broadcast) {
     return { ...base, nick: str(list[2], 'nick', MAX_NICK), text: str(list[3], 'text', MAX_TEXT) }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
-import { MessageDecodeError, TypedEvents } from '../../lib/index.js'
+import { MessageDecodeError, TypedEvents, uint } from '../../lib/index.js'
 import { logger, shortId } from '../../lib/log.js'
 import { MAX_HOPS, MAX_OUTSTANDING_SENDS, MAX_PAYLOAD, RATE_LIMIT, RECEIVE_BUFFER, SEEN_CACHE_SIZE, SEEN_TTL } from './constants.js'
 import { SeenCache } from './seen-cache.js'
@@ -277,7 +277,7 @@ export function decodeFlood(wire: Uint8Array, maxPayload: number): { id: Buffer;
   const [id, origin, hops, payload] = list
   if (!(id instanceof Uint8Array) || id.length < 8 || id.length > 32) throw new MessageDecodeError('flood message id must be 8-32 bytes')
   if (!(origin instanceof Uint8Array) || origin.length !== 32) throw new MessageDecodeError('flood message origin must be a 32-byte node id')
-  if (!(hops instanceof Uint8Array) || hops.length > 1) throw new MessageDecodeError('flood message hops must be a small integer')
+  const hopsLeft = uint(hops, 'flood message hops', 1)
   if (!(payload instanceof Uint8Array) || payload.length > maxPayload) throw new MessageDecodeError(`flood payload must be bytes of at most ${maxPayload}`)
-  return { id: Buffer.from(id), origin: Buffer.from(origin), hopsLeft: hops.length === 0 ? 0 : hops[0]!, payload }
+  return { id: Buffer.from(id), origin: Buffer.from(origin), hopsLeft, payload }
 }

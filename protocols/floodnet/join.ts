@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
-import { MessageDecodeError, nodeId, type Enode } from '../../lib/index.js'
+import { MessageDecodeError, nodeId, uint, type Enode } from '../../lib/index.js'
 
 /** A decoded JOIN_REQ. */
 export interface JoinRequest {
@@ -35,11 +35,9 @@ export function decodeJoin(payload: Uint8Array): JoinRequest {
   if (!(requestId instanceof Uint8Array) || requestId.length !== 8) throw new MessageDecodeError('JOIN_REQ id must be 8 bytes')
   if (!(key instanceof Uint8Array) || key.length !== 64) throw new MessageDecodeError('JOIN_REQ key must be 64 bytes')
   if (!(host instanceof Uint8Array) || host.length === 0 || host.length > 255) throw new MessageDecodeError('JOIN_REQ host must be 1-255 bytes')
-  if (!(port instanceof Uint8Array) || port.length === 0 || port.length > 2) throw new MessageDecodeError('JOIN_REQ port must be 1-65535')
-  if (!(hops instanceof Uint8Array) || hops.length > 1) throw new MessageDecodeError('JOIN_REQ hops must be a small integer')
-  // Zero bytes (0x00, 0x0000) still spell port 0, which nobody can dial.
-  const tcpPort = Buffer.from(port).readUIntBE(0, port.length)
+  const tcpPort = uint(port, 'JOIN_REQ port', 2)
   if (tcpPort === 0) throw new MessageDecodeError('JOIN_REQ port must be 1-65535')
+  const hopsLeft = uint(hops, 'JOIN_REQ hops', 1)
   const publicKey = Buffer.from(key)
   return {
     requestId: Buffer.from(requestId),
@@ -49,6 +47,6 @@ export function decodeJoin(payload: Uint8Array): JoinRequest {
       host: Buffer.from(host).toString('utf8'),
       tcpPort,
     },
-    hopsLeft: hops.length === 0 ? 0 : hops[0]!,
+    hopsLeft,
   }
 }
