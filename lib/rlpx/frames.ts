@@ -154,6 +154,15 @@ export class FrameReader {
     this.#maxFrameSize = maxFrameSize
   }
 
+  /** Largest frame-data accepted; checked on each header before its body is buffered. */
+  get maxFrameSize(): number {
+    return this.#maxFrameSize
+  }
+
+  set maxFrameSize(size: number) {
+    this.#maxFrameSize = size
+  }
+
   /** Bytes received but not yet returned as frames. */
   get buffered(): number {
     return this.#buffered
