@@ -103,3 +103,46 @@ export function recover(hash: Uint8Array, signature: Uint8Array): Buffer {
   }
   return Buffer.from(full.buffer, full.byteOffset + 1, 64)
 }
+
+/**
+ * True when the 64-byte signature r‖s over `hash` verifies against `publicKey` (64 bytes, or
+ * 33 compressed). High-s signatures are refused, as go-ethereum's `VerifySignature` refuses them.
+ */
+export function verify(hash: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
+  abytes(hash, 32, 'hash')
+  abytes(signature, 64, 'signature')
+  if (!(publicKey instanceof Uint8Array) || (publicKey.length !== 64 && publicKey.length !== 33)) return false
+  try {
+    return secp.ecdsaVerify(signature, hash, publicKey.length === 64 ? withPrefix(publicKey) : publicKey)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The 33-byte SEC1 compressed form of a 64-byte public key (ENR's `secp256k1` entry).
+ * @throws {RangeError} when the key is not a point on the curve
+ */
+export function compressPublicKey(publicKey: Uint8Array): Buffer {
+  abytes(publicKey, 64, 'publicKey')
+  try {
+    return Buffer.from(secp.publicKeyConvert(withPrefix(publicKey), true))
+  } catch {
+    throw new RangeError('public key is not a point on secp256k1')
+  }
+}
+
+/**
+ * The 64-byte form (X‖Y) of a 33-byte SEC1 compressed public key.
+ * @throws {RangeError} when the bytes do not encode a point on the curve
+ */
+export function decompressPublicKey(compressed: Uint8Array): Buffer {
+  abytes(compressed, 33, 'compressed')
+  let full: Uint8Array
+  try {
+    full = secp.publicKeyConvert(compressed, false)
+  } catch {
+    throw new RangeError('compressed public key is not a point on secp256k1')
+  }
+  return Buffer.from(full.buffer, full.byteOffset + 1, 64)
+}
