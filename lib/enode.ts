@@ -5,9 +5,8 @@
  * - complete: `enode://<128 hex pubkey>@<host>:<tcp-port>[?discport=<udp-port>]`, where the
  *   host is an IPv4 address, a bracketed IPv6 address or a DNS name, and the UDP port
  *   defaults to the TCP port;
- * - incomplete: `enode://<128 hex pubkey>`, an identity whose address discovery must find.
- *
- * geth's parser also takes `enr:` records; this one does not, and says so.
+ * - incomplete: `enode://<128 hex pubkey>`, an identity whose address discovery must find;
+ * - a node record, `enr:<base64url>` (EIP-778), verified and read for its key and address.
  *
  * Where geth is lenient by accident of Go's URL parser (an unbracketed IPv6 host, a path or
  * fragment after the port, an empty host) we refuse instead, because such URLs are typos more
@@ -16,6 +15,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net'
 import { isValidPublicKey, keccak256 } from './crypto/index.js'
+import { Enr, InvalidEnrError } from './enr.js'
 import { InvalidEnodeError, InvalidOptionError } from './errors.js'
 
 /** A parsed enode URL. */
@@ -29,10 +29,12 @@ export interface Enode {
    * DNS name to resolve at dial time; absent for an incomplete URL.
    */
   host?: string
-  /** The RLPx (TCP) port; absent for an incomplete URL. */
+  /** The RLPx (TCP) port; absent for an incomplete URL or a record without a `tcp` entry. */
   tcpPort?: number
-  /** The discovery (UDP) port, equal to `tcpPort` unless `?discport=` said otherwise. */
+  /** The discovery (UDP) port, equal to `tcpPort` unless `?discport=` (or the record) says otherwise. */
   udpPort?: number
+  /** The signed node record, when the node was given as `enr:…`. */
+  record?: Enr
 }
 
 /** What {@link formatEnode} needs; an {@link Enode} qualifies. */
@@ -41,7 +43,7 @@ export interface EnodeFields {
   publicKey: Uint8Array
   /** IP literal (IPv6 without brackets) or DNS name; omit for an incomplete URL. */
   host?: string
-  /** The TCP port; required when `host` is set. */
+  /** The TCP port; required when `host` is set, unless `udpPort` is (then it is written as 0). */
   tcpPort?: number
   /** The UDP port; defaults to `tcpPort`. */
   udpPort?: number
@@ -65,9 +67,10 @@ export function nodeId(publicKey: Uint8Array): string {
 }
 
 /**
- * Parses a complete or incomplete enode URL.
+ * Parses a complete or incomplete enode URL, or an `enr:` node record (whose signature is
+ * checked; the result then carries it as `record`).
  * @throws {InvalidEnodeError} naming what is wrong: the prefix, the key's hex, length or
- *   curve membership, the host, the port or the discport
+ *   curve membership, the host, the port or the discport; for a record, why it is invalid
  */
 export function parseEnode(url: string): Enode {
   const fail: Fail = (reason) => {
@@ -75,8 +78,8 @@ export function parseEnode(url: string): Enode {
   }
   if (typeof url !== 'string') fail(`expected a string, got ${typeof url}`)
   if (url !== url.trim()) fail('has leading or trailing whitespace')
-  if (url.startsWith('enr:')) fail('ENR records (enr:…) are not supported; use the enode:// form')
-  if (!url.startsWith(PREFIX)) fail(`missing 'enode://' prefix (${USAGE})`)
+  if (url.startsWith('enr:')) return enodeOfRecord(url, fail)
+  if (!url.startsWith(PREFIX)) fail(`missing 'enode://' or 'enr:' prefix (${USAGE})`)
 
   const { authority, query, trailer } = splitUrl(url.slice(PREFIX.length))
   const at = authority.lastIndexOf('@')
@@ -91,6 +94,29 @@ export function parseEnode(url: string): Enode {
   const { host, tcpPort } = parseHostPort(authority.slice(at + 1), fail)
   const udpPort = parseDiscport(query, fail) ?? tcpPort
   return { publicKey, id, host, tcpPort, udpPort }
+}
+
+/**
+ * The {@link Enode} a node record describes: its key, and its IPv4 endpoint (else its IPv6
+ * one). Without an IP the result is incomplete, as an `enode://<key>` URL is.
+ */
+export function enodeFromRecord(record: Enr): Enode {
+  const base = { publicKey: record.publicKey, id: record.id, record }
+  const v4 = record.ip !== undefined
+  const host = v4 ? record.ip : record.ip6
+  if (host === undefined) return base
+  const tcpPort = v4 ? record.tcp : record.tcp6 ?? record.tcp
+  const udpPort = (v4 ? record.udp : record.udp6 ?? record.udp) ?? tcpPort
+  return { ...base, host, ...(tcpPort !== undefined && { tcpPort }), ...(udpPort !== undefined && { udpPort }) }
+}
+
+function enodeOfRecord(text: string, fail: Fail): Enode {
+  try {
+    return enodeFromRecord(Enr.parse(text))
+  } catch (err) {
+    if (err instanceof InvalidEnrError) fail(`invalid node record: ${err.message}`)
+    throw err
+  }
 }
 
 /**
@@ -109,8 +135,9 @@ export function formatEnode(e: EnodeFields): string {
 
   const host = canonicalHost(e.host)
   if ('reason' in host) throw new InvalidOptionError('host', host.reason)
-  if (e.tcpPort === undefined) throw new InvalidOptionError('tcpPort', 'is required when host is set')
-  const tcp = checkPort('tcpPort', e.tcpPort)
+  // A record may name only a UDP port; geth then writes TCP port 0 with ?discport=
+  if (e.tcpPort === undefined && e.udpPort === undefined) throw new InvalidOptionError('tcpPort', 'is required when host is set')
+  const tcp = checkPort('tcpPort', e.tcpPort ?? 0)
   const udp = e.udpPort === undefined ? tcp : checkPort('udpPort', e.udpPort)
   const hostPart = host.host.includes(':') ? `[${host.host}]` : host.host
   return `${PREFIX}${keyHex}@${hostPart}:${tcp}${udp === tcp ? '' : `?discport=${udp}`}`

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { publicKeyOf } from '../lib/crypto/index.js'
+import { Enr } from '../lib/enr.js'
 import { formatEnode, nodeId, parseEnode } from '../lib/enode.js'
 import { InvalidEnodeError, InvalidOptionError } from '../lib/errors.js'
 import { hex, vectors } from './support/vectors.js'
@@ -19,15 +20,12 @@ const valid: ValidCase[] = vectors.enode_urls_valid.cases
 const invalid: InvalidCase[] = vectors.node_urls_invalid.cases
 const KEY = valid[0]!.pubkey
 
-/**
- * geth's error text → the phrase ours must contain. The enr: cases fail in geth while decoding
- * the record (EOF, base64, signature); we refuse every ENR up front, so they share one phrase.
- */
+/** geth's error text → the phrase ours must contain (record errors keep geth's wording). */
 const OUR_PHRASE: Record<string, string> = {
-  EOF: 'ENR records (enr:…) are not supported',
-  'illegal base64 data at input byte 0': 'ENR records (enr:…) are not supported',
-  'invalid signature on node record': 'ENR records (enr:…) are not supported',
-  "missing 'enr:' prefix for base64-encoded record": "missing 'enode://' prefix",
+  EOF: 'EOF',
+  'illegal base64 data at input byte 0': 'illegal base64 data',
+  'invalid signature on node record': 'invalid signature on node record',
+  "missing 'enr:' prefix for base64-encoded record": "missing 'enode://' or 'enr:' prefix",
   'invalid port': 'invalid port',
   'invalid discport in query': 'invalid discport in query',
   'invalid public key (wrong length, want 128 hex chars)': 'invalid public key (wrong length, want 128 hex chars)',
@@ -72,8 +70,27 @@ invalid.forEach((c, i) => {
   })
 })
 
-test('the valid ENR text of parseNodeTests is refused as unsupported, not misparsed', () => {
-  throwsEnode(vectors.enr_from_enode_url_test.valid_text, 'ENR records (enr:…) are not supported')
+test('the ENR text of parseNodeTests parses to its key, address and record', () => {
+  const t = vectors.enr_from_enode_url_test
+  const e = parseEnode(t.valid_text)
+  assert.equal(e.publicKey, publicKeyOf(hex(t.valid_private_key)))
+  assert.is(e.id, nodeId(e.publicKey))
+  assert.is(e.host, t.valid_fields.ip)
+  assert.is(e.udpPort, t.valid_fields.udp)
+  assert.is(e.tcpPort, undefined)
+  assert.is(e.record?.seq, BigInt(t.valid_fields.seq))
+  assert.is(formatEnode(e), `enode://${e.publicKey.toString('hex')}@127.0.0.1:0?discport=30303`)
+})
+
+test('an ENR with tcp and udp gives a dialable enode; one without ip is incomplete', () => {
+  const key = hex(vectors.enr.private_key)
+  const full = parseEnode(Enr.create(key, 3, { ip: '10.0.0.1', tcp: 30303, udp: 30301 }).toString())
+  assert.is(formatEnode(full), `enode://${publicKeyOf(key).toString('hex')}@10.0.0.1:30303?discport=30301`)
+  const v6 = parseEnode(Enr.create(key, 3, { ip6: '::1', tcp6: 7, udp6: 8 }).toString())
+  assert.equal([v6.host, v6.tcpPort, v6.udpPort], ['::1', 7, 8])
+  const bare = parseEnode(Enr.create(key, 3, {}).toString())
+  assert.equal([bare.host, bare.tcpPort, bare.udpPort], [undefined, undefined, undefined])
+  assert.is(formatEnode(bare), `enode://${publicKeyOf(key).toString('hex')}`)
 })
 
 test('node id of the node_id_v4 vector (TestEmptyNodeID)', () => {
@@ -112,7 +129,7 @@ test('parse accepts what geth accepts around the edges', () => {
 })
 
 const rejects: Array<[string, string]> = [
-  [`ENODE://${KEY}`, "missing 'enode://' prefix"],
+  [`ENODE://${KEY}`, "missing 'enode://' or 'enr:' prefix"],
   [`enode://`, 'missing public key'],
   [`enode://zz${KEY.slice(2)}`, 'invalid public key (not hexadecimal)'],
   [`enode://${'0'.repeat(128)}@1.2.3.4:1`, 'invalid public key (not a point on secp256k1)'],
