@@ -10,9 +10,10 @@
  * signer is known.
  * @module
  */
-import { isIPv4, isIPv6 } from 'node:net'
+import { isIPv6 } from 'node:net'
 import { RLP } from '@ethereumjs/rlp'
 import { compressPublicKey, decompressPublicKey, keccak256, publicKeyOf, sign, verify } from './crypto/index.js'
+import { bytesToIp, ipToBytes } from './discover/ip.js'
 import { Devp2pError } from './errors.js'
 import type { RlpItem } from './message.js'
 
@@ -245,35 +246,15 @@ function uintBytes(n: bigint): Buffer {
 }
 
 function ipBytes(ip: string, length: 4 | 16): Buffer {
-  if (length === 4) {
-    if (!isIPv4(ip)) throw new InvalidEnrError(`ip must be an IPv4 address, got ${JSON.stringify(ip)}`)
-    return Buffer.from(ip.split('.').map(Number))
-  }
-  if (!isIPv6(ip)) throw new InvalidEnrError(`ip6 must be an IPv6 address, got ${JSON.stringify(ip)}`)
-  return ipv6Bytes(ip)
-}
-
-/** The 16 bytes of an IPv6 literal (embedded dotted IPv4 tails included). */
-export function ipv6Bytes(ip: string): Buffer {
-  let text = ip
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
-  if (dotted) {
-    const [a, b, c, d] = dotted[1]!.split('.').map(Number) as [number, number, number, number]
-    text = text.slice(0, -dotted[1]!.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined]
-  const h = head === '' ? [] : head.split(':')
-  const t = tail === undefined || tail === '' ? [] : tail.split(':')
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
-  const out = Buffer.alloc(16)
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2))
-  return out
+  const bytes = ipToBytes(ip)
+  if (length === 4 && bytes?.length === 4) return bytes
+  // an IPv4-mapped address under ip6 keeps its 16-byte form
+  if (length === 16 && isIPv6(ip) && bytes) return bytes.length === 16 ? bytes : Buffer.concat([Buffer.from('00000000000000000000ffff', 'hex'), bytes])
+  throw new InvalidEnrError(`${length === 4 ? 'ip must be an IPv4' : 'ip6 must be an IPv6'} address, got ${JSON.stringify(ip)}`)
 }
 
 function ipText(item: RlpItem | undefined, length: 4 | 16): string | undefined {
-  if (!(item instanceof Uint8Array) || item.length !== length) return undefined
-  if (length === 4) return [...item].join('.')
-  return new URL(`http://[${[...Array(8).keys()].map((i) => ((item[2 * i]! << 8) | item[2 * i + 1]!).toString(16)).join(':')}]/`).hostname.slice(1, -1)
+  return item instanceof Uint8Array && item.length === length ? bytesToIp(item) : undefined
 }
 
 function portOf(item: RlpItem | undefined): number | undefined {
