@@ -14,7 +14,7 @@ import { TypedEvents } from './events.js'
 import { P2P_VERSION, type Hello } from './hello.js'
 import { exchangeHello, helloIdentityProblem, sendDisconnect } from './hello-exchange.js'
 import { logger, shortId } from './log.js'
-import { isLAN, normalizeIp } from './netutil.js'
+import { isLAN, normalizeIp, type Netlist } from './netutil.js'
 import { Peer } from './peer.js'
 import { matchProtocols } from './protocol.js'
 import type { Connection, Listener, Transport } from './transport.js'
@@ -139,6 +139,11 @@ export class Server {
   /** True between `start()` and `stop()`. */
   get running(): boolean {
     return this.#state === 'running'
+  }
+
+  /** The networks dials and accepts are confined to (`netrestrict`), if any. */
+  get netrestrict(): Netlist | undefined {
+    return this.#opts.netrestrict
   }
 
   /** The server's clock: the one given in the options, or the system clock. */
