@@ -78,7 +78,7 @@ async function leanRate(): Promise<RateResult> {
           const initiator = new RLPxConnection({ socket: dialer, privateKey: keyA, remotePublicKey: pubB })
           const recipient = new RLPxConnection({ socket, privateKey: keyB })
           await Promise.all([initiator.handshake(), recipient.handshake()])
-          await Promise.all([exchangeHello(initiator, helloA, 5000), exchangeHello(recipient, helloB, 5000)])
+          await Promise.all([exchangeHello(initiator, helloA), exchangeHello(recipient, helloB)])
           initiator.destroy()
           recipient.destroy()
         }

@@ -3,13 +3,46 @@
  * {@link InvalidOptionError} naming it, at construction time.
  * @module
  */
+import { systemClock, type Clock } from './clock.js'
 import { isValidPrivateKey } from './crypto/index.js'
 import { parseEnode, type Enode } from './enode.js'
 import { InvalidOptionError } from './errors.js'
+import { encodeHello, MAX_HELLO_SIZE, P2P_VERSION } from './hello.js'
 import { DEFAULT_READ_QUEUE } from './msg-queue.js'
+import { Netlist } from './netutil.js'
 import { protocolProblem, type Protocol } from './protocol.js'
-import { DEFAULT_HANDSHAKE_TIMEOUT } from './rlpx/connection.js'
+import type { Random } from './random.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_WRITE_TIMEOUT } from './rlpx/connection.js'
 import { MAX_FRAME_SIZE } from './rlpx/frames.js'
+import { tcpTransport } from './tcp-transport.js'
+import type { TransportFactory } from './transport.js'
+
+/** Every tunable default of the server, in one place; each is an option of {@link ServerOptions}. */
+export const SERVER_DEFAULTS = {
+  name: 'devp2p-ts',
+  listenAddr: ':30303',
+  maxPeers: 25,
+  maxPendingPeers: 50,
+  acceptBacklog: 256,
+  dialRatio: 3,
+  handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,
+  pingInterval: 15_000,
+  readTimeout: 30_000,
+  writeTimeout: DEFAULT_WRITE_TIMEOUT,
+  dialTimeout: 15_000,
+  redialBackoff: [1000, 30_000] as [number, number],
+  readQueueSize: DEFAULT_READ_QUEUE,
+  maxMessageSize: MAX_FRAME_SIZE,
+  maxWriteBuffer: 32 * 1024 * 1024,
+} as const
+
+/**
+ * How long an address that connected to us is refused before the handshake, unless it is
+ * loopback or LAN: go-ethereum's inboundThrottleTime.
+ */
+export const INBOUND_THROTTLE = 30_000
+/** Addresses the inbound throttle remembers; the oldest are forgotten beyond this. */
+export const INBOUND_THROTTLE_ENTRIES = 16_384
 
 /** Options of a {@link Server}. Only `privateKey` is required. */
 export interface ServerOptions {
@@ -25,8 +58,14 @@ export interface ServerOptions {
   listenAddr?: string | null
   /** Most peers at once, inbound and outbound together; trusted nodes do not count against it. @default 25 */
   maxPeers?: number
-  /** Most connections in the handshake phase at once, per direction; more inbound ones are closed at once. @default 50 */
+  /** Most connections in the handshake phase at once, per direction; further dials wait their turn, further inbound connections wait in the accept backlog. @default 50 */
   maxPendingPeers?: number
+  /**
+   * Inbound connections that wait, unread, for a handshake slot — each at most
+   * `handshakeTimeout` — so a burst of dials is served instead of refused. Beyond it,
+   * connections are closed at once. @default 256
+   */
+  acceptBacklog?: number
   /**
    * Share of `maxPeers` kept for connections we dial: inbound peers are refused once
    * `maxPeers − floor(maxPeers / dialRatio)` of them are connected. With 25 peers and a
@@ -54,8 +93,28 @@ export interface ServerOptions {
   redialBackoff?: [number, number]
   /** Messages a protocol may leave unread on one peer before that peer's socket is paused (or 16 MiB of them, whichever comes first). @default 64 */
   readQueueSize?: number
-  /** Largest message payload accepted or sent, in bytes. @default 16777215 */
+  /**
+   * Largest message payload accepted or sent, in bytes, before compression on both sides:
+   * a message the sender accepts is accepted by a receiver with the same limit.
+   * @default 16777215
+   */
   maxMessageSize?: number
+  /**
+   * Bytes one peer's writes may queue — frames the socket has not taken plus messages
+   * waiting in `writeMsg` — before the peer is disconnected (network error). At least
+   * `maxMessageSize` + 1 MiB. @default 33554432 (32 MiB)
+   */
+  maxWriteBuffer?: number
+  /** A peer whose socket takes none of the bytes waiting for it for this long is disconnected, in ms (go-ethereum: 20 s). @default 20000 */
+  writeTimeout?: number
+  /** CIDR networks (`10.0.0.0/8`, `fd00::/8`) to which dials and accepts are confined. @default no restriction */
+  netrestrict?: string[]
+  /** Where time is read and timers are set; a `VirtualClock` in tests and simulations. @default systemClock */
+  clock?: Clock
+  /** Randomness for jitter (not for keys). @default Math.random */
+  random?: Random
+  /** How connections are made; the simulator passes an in-memory one. @default TCP with RLPx */
+  transport?: TransportFactory
 }
 
 /** {@link ServerOptions} with every default applied and every enode parsed. */
@@ -65,6 +124,7 @@ export interface ResolvedOptions {
   listen: { host: string | undefined; port: number } | null
   maxPeers: number
   maxPendingPeers: number
+  acceptBacklog: number
   dialRatio: number
   protocols: Protocol[]
   bootnodes: Enode[]
@@ -77,6 +137,12 @@ export interface ResolvedOptions {
   redialBackoff: [number, number]
   readQueueSize: number
   maxMessageSize: number
+  maxWriteBuffer: number
+  writeTimeout: number
+  netrestrict: Netlist | undefined
+  clock: Clock
+  random: Random
+  transport: TransportFactory
 }
 
 function integer(options: ServerOptions, key: keyof ServerOptions, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -125,7 +191,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (!(options.privateKey instanceof Uint8Array) || !isValidPrivateKey(options.privateKey)) {
     throw new InvalidOptionError('privateKey', 'must be a valid 32-byte secp256k1 private key (see generatePrivateKey())')
   }
-  const name = options.name ?? 'devp2p-ts'
+  const name = options.name ?? SERVER_DEFAULTS.name
   if (typeof name !== 'string') throw new InvalidOptionError('name', 'must be a string')
   const protocols = options.protocols ?? []
   if (!Array.isArray(protocols)) throw new InvalidOptionError('protocols', 'must be an array')
@@ -137,34 +203,57 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     if (seen.has(key)) throw new InvalidOptionError('protocols', `${key} is registered twice`)
     seen.add(key)
   }
-  const listenAddr = options.listenAddr === undefined ? ':30303' : options.listenAddr
+  const helloSize = encodeHello({ version: P2P_VERSION, clientId: name, caps: protocols.map((p) => ({ name: p.name, version: p.version })), listenPort: 0, nodeId: Buffer.alloc(64) }).length
+  if (helloSize > MAX_HELLO_SIZE) {
+    throw new InvalidOptionError('name', `with the protocols' capabilities it makes a Hello of ${helloSize} bytes, above the ${MAX_HELLO_SIZE}-byte limit peers enforce; use a shorter name`)
+  }
+  const listenAddr = options.listenAddr === undefined ? SERVER_DEFAULTS.listenAddr : options.listenAddr
   if (listenAddr !== null && typeof listenAddr !== 'string') throw new InvalidOptionError('listenAddr', 'must be a string or null')
   const trusted = options.trustedNodes ?? []
   if (!Array.isArray(trusted)) throw new InvalidOptionError('trustedNodes', 'must be an array')
   const trustedIds = new Set(
     trusted.map((entry, i) => (typeof entry === 'string' && /^[0-9a-f]{64}$/i.test(entry) ? entry.toLowerCase() : parseOrThrow(entry, 'trustedNodes', i).id)),
   )
-  const backoff = options.redialBackoff ?? [1000, 30000]
+  const backoff = options.redialBackoff ?? SERVER_DEFAULTS.redialBackoff
   if (!Array.isArray(backoff) || backoff.length !== 2 || !backoff.every((n) => Number.isFinite(n) && n > 0) || backoff[0] > backoff[1]) {
     throw new InvalidOptionError('redialBackoff', 'must be [min, max] in ms with 0 < min <= max')
   }
+  const netrestrict = options.netrestrict
+  if (netrestrict !== undefined && !Array.isArray(netrestrict)) throw new InvalidOptionError('netrestrict', 'must be an array of CIDR strings')
+  const clock = options.clock ?? systemClock
+  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw new InvalidOptionError('clock', 'must have now(), setTimeout() and clearTimeout()')
+  }
+  const random = options.random ?? Math.random
+  if (typeof random !== 'function') throw new InvalidOptionError('random', 'must be a function returning numbers in [0, 1)')
+  const transport = options.transport ?? tcpTransport
+  if (typeof transport !== 'function') throw new InvalidOptionError('transport', 'must be a function (context) => Transport')
+  const d = SERVER_DEFAULTS
+  const maxMessageSize = integer(options, 'maxMessageSize', d.maxMessageSize, 1024, MAX_FRAME_SIZE)
   return {
     privateKey: Buffer.from(options.privateKey),
     name,
     listen: listenAddr === null ? null : parseListenAddr(listenAddr),
-    maxPeers: integer(options, 'maxPeers', 25, 0),
-    maxPendingPeers: integer(options, 'maxPendingPeers', 50, 1),
-    dialRatio: integer(options, 'dialRatio', 3, 1),
+    maxPeers: integer(options, 'maxPeers', d.maxPeers, 0),
+    maxPendingPeers: integer(options, 'maxPendingPeers', d.maxPendingPeers, 1),
+    acceptBacklog: integer(options, 'acceptBacklog', d.acceptBacklog, 0),
+    dialRatio: integer(options, 'dialRatio', d.dialRatio, 1),
     protocols,
     bootnodes: enodes(options, 'bootnodes'),
     staticNodes: enodes(options, 'staticNodes'),
     trustedIds,
-    handshakeTimeout: integer(options, 'handshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT, 1),
-    pingInterval: integer(options, 'pingInterval', 15000, 1),
-    readTimeout: integer(options, 'readTimeout', 30000, 1),
-    dialTimeout: integer(options, 'dialTimeout', 15000, 1),
+    handshakeTimeout: integer(options, 'handshakeTimeout', d.handshakeTimeout, 1),
+    pingInterval: integer(options, 'pingInterval', d.pingInterval, 1),
+    readTimeout: integer(options, 'readTimeout', d.readTimeout, 1),
+    writeTimeout: integer(options, 'writeTimeout', d.writeTimeout, 1),
+    dialTimeout: integer(options, 'dialTimeout', d.dialTimeout, 1),
     redialBackoff: [backoff[0], backoff[1]],
-    readQueueSize: integer(options, 'readQueueSize', DEFAULT_READ_QUEUE, 1),
-    maxMessageSize: integer(options, 'maxMessageSize', MAX_FRAME_SIZE, 1024, MAX_FRAME_SIZE),
+    readQueueSize: integer(options, 'readQueueSize', d.readQueueSize, 1),
+    maxMessageSize,
+    maxWriteBuffer: integer(options, 'maxWriteBuffer', Math.max(d.maxWriteBuffer, maxMessageSize + (1 << 20)), maxMessageSize + (1 << 20)),
+    netrestrict: netrestrict === undefined ? undefined : new Netlist(netrestrict),
+    clock,
+    random,
+    transport,
   }
 }

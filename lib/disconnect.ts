@@ -4,7 +4,7 @@
  * @module
  */
 import { RLP } from '@ethereumjs/rlp'
-import { Devp2pError } from './errors.js'
+import { Devp2pError, FrameMacError, HandshakeTimeoutError, InvalidMessageCodeError, MessageDecodeError, MessageTooLargeError, WriteBufferFullError, WriteTimeoutError } from './errors.js'
 import { uint, type RlpItem } from './message.js'
 
 /** The reason codes of the p2p Disconnect message (rlpx.md). */
@@ -81,4 +81,30 @@ export class DisconnectError extends Devp2pError {
     this.reason = reason
     this.remote = remote
   }
+}
+
+/** A Disconnect reason and who chose it. */
+export interface Blame {
+  reason: DiscReason
+  /** True when the remote side chose it (sent Disconnect, or closed or reset the connection). */
+  remote: boolean
+}
+
+/**
+ * The reason a session ends with for `error`, and who chose it — the one place that maps
+ * errors to reasons, as go-ethereum's `discReasonForError` does. What we find wrong with the
+ * input (a bad MAC, an oversized frame, bad snappy or RLP, a code outside every protocol) is
+ * our decision: breach of protocol. A peer that does not read is ours too: network error.
+ * A closed or reset socket (`undefined`, or a system error) is the remote's doing. Any other
+ * error comes from a protocol's `run`: subprotocol error.
+ */
+export function reasonForError(error: unknown): Blame {
+  if (error instanceof DisconnectError) return { reason: error.reason, remote: error.remote }
+  if (error === undefined || (error instanceof Error && 'syscall' in error)) return { reason: DiscReason.NetworkError, remote: true }
+  if (error instanceof FrameMacError || error instanceof MessageTooLargeError || error instanceof MessageDecodeError || error instanceof InvalidMessageCodeError) {
+    return { reason: DiscReason.ProtocolError, remote: false }
+  }
+  if (error instanceof WriteTimeoutError || error instanceof WriteBufferFullError) return { reason: DiscReason.NetworkError, remote: false }
+  if (error instanceof HandshakeTimeoutError) return { reason: DiscReason.ReadTimeout, remote: false }
+  return { reason: DiscReason.SubprotocolError, remote: false }
 }

@@ -71,6 +71,41 @@ export class UnexpectedIdentityError extends HandshakeError {
   }
 }
 
+/** `handshake()` was called a second time on the same connection. */
+export class HandshakeRepeatedError extends HandshakeError {
+  constructor() {
+    super('ERR_HANDSHAKE_REPEATED', 'handshake() may be called only once per connection; open a new connection instead')
+  }
+}
+
+/** A dial failed before any handshake: refused, unreachable, reset. */
+export class DialError extends Devp2pError {
+  constructor(address: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_DIAL', `dial ${address} failed: ${message}`, options)
+  }
+}
+
+/** A dial's connect did not finish within `dialTimeout`. */
+export class DialTimeoutError extends Devp2pError {
+  constructor(address: string, ms: number) {
+    super('ERR_DIAL_TIMEOUT', `dial ${address} timed out after ${ms} ms; check the address and that the node is reachable`)
+  }
+}
+
+/** The remote did not take our writes: its socket made no progress within `writeTimeout`. */
+export class WriteTimeoutError extends Devp2pError {
+  constructor(ms: number, backlog: number) {
+    super('ERR_WRITE_TIMEOUT', `the peer read nothing for ${ms} ms while ${backlog} bytes waited to be written`)
+  }
+}
+
+/** Writes to one peer queued more bytes than `maxWriteBuffer` allows. */
+export class WriteBufferFullError extends Devp2pError {
+  constructor(bytes: number, limit: number) {
+    super('ERR_WRITE_BUFFER_FULL', `${bytes} bytes queued for the peer exceed maxWriteBuffer (${limit}); it does not read fast enough`)
+  }
+}
+
 /** A frame's header or body MAC did not match: the stream is corrupt or tampered with. */
 export class FrameMacError extends Devp2pError {
   constructor(part: 'header' | 'body') {

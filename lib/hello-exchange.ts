@@ -5,29 +5,31 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { DisconnectError, DiscReason, decodeDisconnectReason } from './disconnect.js'
-import { HandshakeClosedError, HandshakeTimeoutError, MessageDecodeError } from './errors.js'
-import { decodeHello, encodeHello, P2P_VERSION, type Hello } from './hello.js'
-import type { RLPxConnection } from './rlpx/connection.js'
+import { HandshakeClosedError, MessageDecodeError } from './errors.js'
+import { decodeHello, encodeHello, MAX_HELLO_SIZE, P2P_VERSION, type Hello } from './hello.js'
+import type { Connection } from './transport.js'
 
 /**
- * Sends `ours` and resolves with the remote's Hello. The connection is left paused so that
- * messages sent right after Hello wait for the peer that will handle them.
+ * Sends `ours` and resolves with the remote's Hello. Until it arrives, input is capped at
+ * go-ethereum's 2 KiB base-protocol limit, checked on each frame header before the frame
+ * is buffered. The connection is left paused so that messages sent right after Hello wait
+ * for the peer that will handle them. There is no deadline here: the caller's covers the
+ * handshake and this exchange together (it destroys the connection, which ends this).
  * @throws {DisconnectError} when the remote sent Disconnect instead of Hello
  * @throws {MessageDecodeError} when the first message is not a valid Hello
- * @throws {HandshakeTimeoutError} when no Hello arrives within `timeout` ms
+ * @throws {HandshakeClosedError} (or the error the connection was destroyed with) when it closes first
  */
-export function exchangeHello(conn: RLPxConnection, ours: Hello, timeout: number): Promise<Hello> {
+export function exchangeHello(conn: Connection, ours: Hello): Promise<Hello> {
   return new Promise<Hello>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new HandshakeTimeoutError(timeout)), timeout)
     let settled = false
     const fail = (err: Error): void => {
       if (settled) return
       settled = true
-      clearTimeout(timer)
       reject(err)
     }
     // Ours goes first: start() may deliver their Hello at once, and snappy is on after it.
     conn.send(0, encodeHello(ours))
+    conn.limitInput(MAX_HELLO_SIZE)
     conn.start({
       onMessage(code, payload) {
         if (settled) return
@@ -47,13 +49,14 @@ export function exchangeHello(conn: RLPxConnection, ours: Hello, timeout: number
           return
         }
         settled = true
-        clearTimeout(timer)
         conn.pause()
+        conn.limitInput()
         if (hello.version >= P2P_VERSION) conn.enableSnappy()
         resolve(hello)
       },
+      onError: fail,
       onClose(error) {
-        fail(new HandshakeClosedError(`connection closed before Hello${error ? `: ${error.message}` : ''}`))
+        fail(error && !('syscall' in error) ? error : new HandshakeClosedError(`connection closed before Hello${error ? `: ${error.message}` : ''}`))
       },
     })
   })
@@ -67,7 +70,7 @@ export function helloIdentityProblem(hello: Hello, handshakeKey: Uint8Array): Di
 }
 
 /** Writes Disconnect(reason) and closes; compressed or not as the session currently is. */
-export async function sendDisconnect(conn: RLPxConnection, reason: DiscReason): Promise<void> {
+export async function sendDisconnect(conn: Connection, reason: DiscReason): Promise<void> {
   try {
     conn.send(1, RLP.encode([reason]))
   } finally {

@@ -1,20 +1,29 @@
 /**
  * A connected peer: the p2p base protocol after Hello (Ping/Pong, Disconnect), routing of
- * incoming messages to the matched sub-protocols by code range, and their lifecycle.
+ * incoming messages to the matched sub-protocols by code range, the read deadline, the
+ * write bounds, and the lifecycle of the protocols' `run`s.
  * @module
  */
-import { DisconnectError, DiscReason, decodeDisconnectReason, reasonText } from './disconnect.js'
-import { InvalidMessageCodeError, MessageDecodeError } from './errors.js'
+import type { Clock, Timer } from './clock.js'
+import { DisconnectError, DiscReason, decodeDisconnectReason, reasonForError, reasonText } from './disconnect.js'
+import { InvalidMessageCodeError, WriteBufferFullError } from './errors.js'
 import type { Hello } from './hello.js'
 import { sendDisconnect } from './hello-exchange.js'
 import { logger, shortId } from './log.js'
 import { Msg, type MsgReadWriter } from './message.js'
 import { MsgQueue } from './msg-queue.js'
 import type { Cap, MatchedProtocol, Protocol } from './protocol.js'
-import type { RLPxConnection } from './rlpx/connection.js'
+import type { Random } from './random.js'
+import type { Connection } from './transport.js'
 
 const log = logger('devp2p:peer')
 const EMPTY_LIST = Uint8Array.of(0xc0)
+
+/**
+ * A protocol's write waits while this many bytes are queued for the socket, so a writer
+ * that awaits `writeMsg` keeps at most this much plus one message in flight.
+ */
+export const WRITE_SLACK = 256 * 1024
 
 const enum BaseMsg {
   Hello = 0,
@@ -34,7 +43,7 @@ export interface PeerEnd {
 
 /** @internal What the server hands a new peer. */
 export interface PeerInit {
-  conn: RLPxConnection
+  conn: Connection
   id: string
   hello: Hello
   matched: MatchedProtocol[]
@@ -43,6 +52,16 @@ export interface PeerInit {
   pingInterval: number
   readTimeout: number
   readQueueSize: number
+  maxWriteBuffer: number
+  clock: Clock
+  random: Random
+}
+
+/** A writer waiting for the socket to take what is queued. */
+interface WriteWaiter {
+  bytes: number
+  resolve(): void
+  reject(err: Error): void
 }
 
 /** A connected, Hello-verified remote node. */
@@ -63,44 +82,32 @@ export class Peer {
   readonly inbound: boolean
   /** True when the remote is in `trustedNodes` (admitted above `maxPeers`). */
   readonly trusted: boolean
-  /** When the session was established (ms since the epoch). */
-  readonly connectedAt = Date.now()
+  /** When the session was established (ms since the epoch, on the server's clock). */
+  readonly connectedAt: number
 
-  #conn: RLPxConnection
+  #conn: Connection
+  #clock: Clock
+  #random: Random
   #matched: MatchedProtocol[]
   #queues: MsgQueue[]
   #end: PeerEnd | undefined
   #ended: Promise<PeerEnd> | undefined
-  #lastRead = Date.now()
   #readTimeout: number
   #pingInterval: number
-
-  /**
-   * Peers by ping interval, each group served by one timer: a timer per peer would cost a
-   * Timeout and a closure per session for no gain.
-   */
-  static #keepAliveGroups = new Map<number, { timer: NodeJS.Timeout; peers: Set<Peer> }>()
-
-  static #watch(peer: Peer): void {
-    let group = Peer.#keepAliveGroups.get(peer.#pingInterval)
-    if (!group) {
-      const peers = new Set<Peer>()
-      group = { peers, timer: setInterval(() => peers.forEach((p) => p.#keepAlive()), peer.#pingInterval) }
-      Peer.#keepAliveGroups.set(peer.#pingInterval, group)
-    }
-    group.peers.add(peer)
-  }
-
-  static #unwatch(peer: Peer): void {
-    const group = Peer.#keepAliveGroups.get(peer.#pingInterval)
-    if (!group?.peers.delete(peer) || group.peers.size > 0) return
-    clearInterval(group.timer)
-    Peer.#keepAliveGroups.delete(peer.#pingInterval)
-  }
+  #maxWriteBuffer: number
+  /** When the last frame arrived: the read deadline runs from here. */
+  #lastRead: number
+  #nextPing: number
+  /** One timer per peer serves both the next Ping and the read deadline, whichever is first. */
+  #timer: Timer | undefined
+  #writeWaiters: WriteWaiter[] = []
+  #waitingBytes = 0
 
   /** @internal Created by the server once Hello checks out. */
   constructor(init: PeerInit) {
     this.#conn = init.conn
+    this.#clock = init.clock
+    this.#random = init.random
     this.id = init.id
     this.publicKey = init.hello.nodeId
     this.name = init.hello.clientId
@@ -114,7 +121,11 @@ export class Peer {
     this.#queues = init.matched.map(() => new MsgQueue(init.readQueueSize, resume))
     this.#readTimeout = init.readTimeout
     this.#pingInterval = init.pingInterval
-    Peer.#watch(this)
+    this.#maxWriteBuffer = init.maxWriteBuffer
+    this.connectedAt = this.#lastRead = this.#clock.now()
+    // The first Ping at a random point of the interval: peers that connected together
+    // (a restart, a burst of joins) do not all ping in the same instant ever after.
+    this.#nextPing = this.connectedAt + this.#pingInterval * this.#random()
   }
 
   /** The capabilities running on this session, with their message-id offsets. */
@@ -156,8 +167,11 @@ export class Peer {
   #run(): Promise<PeerEnd> {
     this.#conn.setHandlers({
       onMessage: (code, payload) => this.#onMessage(code, payload),
-      onClose: (error) => this.#finish({ reason: DiscReason.NetworkError, remote: true, ...(error ? { error } : {}) }),
+      onError: (error) => this.#failed(error),
+      onClose: (error) => this.#failed(error),
+      onDrain: () => this.#wakeWriters(),
     })
+    this.#schedule()
     const runs = this.#matched.map(({ protocol }, i) => this.#runProtocol(protocol, i))
     this.#conn.resume()
     return Promise.all([...runs, this.#conn.closed]).then(() => this.#end!)
@@ -179,18 +193,22 @@ export class Peer {
   #protocolFailed(protocol: Protocol, err: unknown): void {
     if (err instanceof DisconnectError && this.closed) return
     const error = err instanceof Error ? err : new Error(String(err))
-    const reason = err instanceof InvalidMessageCodeError || err instanceof MessageDecodeError ? DiscReason.ProtocolError : DiscReason.SubprotocolError
     log('%s protocol %s/%d failed: %s', this, protocol.name, protocol.version, error.message)
-    this.#finish({ reason, remote: false, error })
+    this.#failed(error)
+  }
+
+  /** Ends the session for `error`, with the reason and blame {@link reasonForError} gives it. */
+  #failed(error: Error | undefined): void {
+    this.#finish({ ...reasonForError(error), ...(error ? { error } : {}) })
   }
 
   #readWriter(index: number): MsgReadWriter {
     const { protocol, offset } = this.#matched[index]!
-    return new ProtocolReadWriter(this, this.#conn, this.#queues[index]!, protocol, offset)
+    return new ProtocolReadWriter(this, this.#queues[index]!, protocol, offset)
   }
 
   #onMessage(code: number, payload: Buffer): void {
-    this.#lastRead = Date.now()
+    this.#lastRead = this.#clock.now()
     if (code >= 16) {
       const index = this.#matched.findIndex(({ protocol, offset }) => code >= offset && code < offset + protocol.length)
       if (index < 0) {
@@ -210,7 +228,7 @@ export class Peer {
         return
       }
       case BaseMsg.Ping:
-        this.#conn.send(BaseMsg.Pong, EMPTY_LIST)
+        this.#sendNow(BaseMsg.Pong, EMPTY_LIST)
         return
       case BaseMsg.Hello:
         log('%s sent a second Hello', this)
@@ -224,29 +242,127 @@ export class Peer {
 
   #maybeResume(): void {
     if (this.#end || this.#queues.some((q) => q.full)) return
-    this.#lastRead = Date.now()
     this.#conn.resume()
   }
 
-  #keepAlive(): void {
-    const starved = this.#queues.some((q) => q.full)
-    if (!starved && Date.now() - this.#lastRead > this.#readTimeout) {
-      log('%s silent for %d ms', this, Date.now() - this.#lastRead)
+  #schedule(): void {
+    if (this.#end) return
+    const wake = Math.min(this.#nextPing, this.#lastRead + this.#readTimeout)
+    this.#timer = this.#clock.setTimeout(() => this.#onTimer(), Math.max(0, wake - this.#clock.now()))
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined
+    if (this.#end) return
+    const now = this.#clock.now()
+    if (now >= this.#lastRead + this.#readTimeout) {
+      if (this.#starved()) {
+        // Input waits unread because a protocol has not read its queue (or the event loop
+        // stalled): the silence is ours, not the peer's.
+        this.#lastRead = now
+      } else {
+        // Timers run before the event loop polls sockets: after a stall, frames that did
+        // arrive in time are still unread. Decide once they have been read.
+        setImmediate(() => this.#checkSilence(now))
+        return
+      }
+    }
+    if (now >= this.#nextPing) {
+      this.#sendNow(BaseMsg.Ping, EMPTY_LIST)
+      // ±25% jitter keeps the pings of many peers spread over the interval.
+      this.#nextPing = now + this.#pingInterval * (0.75 + this.#random() / 2)
+    }
+    this.#schedule()
+  }
+
+  #checkSilence(firedAt: number): void {
+    if (this.#end) return
+    if (this.#lastRead + this.#readTimeout <= firedAt && !this.#starved()) {
+      log('%s sent nothing for %d ms', this, firedAt - this.#lastRead)
       this.#finish({ reason: DiscReason.ReadTimeout, remote: false })
       return
     }
-    this.#conn.send(BaseMsg.Ping, EMPTY_LIST)
+    this.#onTimer()
+  }
+
+  /** True when input is waiting unread: a full protocol queue paused the socket. */
+  #starved(): boolean {
+    return this.#conn.inputWaiting || this.#queues.some((q) => q.full)
+  }
+
+  /** Queues a message now (base protocol, or a protocol write whose turn came) and enforces the write bound. */
+  #sendNow(code: number, payload: Uint8Array): void {
+    this.#conn.send(code, payload)
+    this.#checkBacklog(0)
+  }
+
+  /** Disconnects when what is queued for the socket, plus `more` about to be, exceeds the bound. */
+  #checkBacklog(more: number): boolean {
+    const total = this.#conn.backlog + this.#waitingBytes + more
+    if (total <= this.#maxWriteBuffer) return true
+    log('%s write backlog %d bytes exceeds %d', this, total, this.#maxWriteBuffer)
+    this.#failed(new WriteBufferFullError(total, this.#maxWriteBuffer))
+    return false
+  }
+
+  /** @internal A protocol's write: waits its turn while the socket is behind, then queues. */
+  write(code: number, payload: Uint8Array): Promise<void> {
+    const end = this.#end
+    if (end) return Promise.reject(new DisconnectError(end.reason, end.remote, this.id))
+    if (this.#writeWaiters.length === 0 && this.#conn.backlog < WRITE_SLACK) {
+      try {
+        this.#sendNow(code, payload)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return this.#end ? Promise.reject(this.#closedError()) : Promise.resolve()
+    }
+    if (!this.#checkBacklog(payload.length)) return Promise.reject(this.#closedError())
+    return new Promise<void>((resolve, reject) => {
+      this.#waitingBytes += payload.length
+      this.#writeWaiters.push({ bytes: payload.length, resolve, reject })
+    }).then(() => {
+      if (this.#end) throw this.#closedError()
+      this.#sendNow(code, payload)
+    })
+  }
+
+  /**
+   * Lets waiting writers go, in order, while the socket keeps up. Each released writer
+   * sends in a promise callback after this loop, so its bytes count as queued already; the
+   * first goes whatever its size, so a message larger than the slack is not stuck.
+   */
+  #wakeWriters(): void {
+    if (this.#conn.backlog >= WRITE_SLACK) return
+    let released = 0
+    while (this.#writeWaiters.length > 0 && !this.#end && this.#conn.backlog + released < WRITE_SLACK) {
+      const waiter = this.#writeWaiters.shift()!
+      this.#waitingBytes -= waiter.bytes
+      released += waiter.bytes
+      waiter.resolve()
+    }
+  }
+
+  #closedError(): DisconnectError {
+    const end = this.#end!
+    return new DisconnectError(end.reason, end.remote, this.id)
   }
 
   #finish(end: PeerEnd): void {
     if (this.#end) return
     this.#end = end
-    Peer.#unwatch(this)
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = undefined
     log('%s disconnecting: %s (%s)%s', this, reasonText(end.reason), end.remote ? 'remote' : 'local', end.error ? `: ${end.error.message}` : '')
     const closing = new DisconnectError(end.reason, end.remote, this.id)
     for (const queue of this.#queues) queue.close(closing)
-    if (end.remote || end.reason === DiscReason.NetworkError) {
+    for (const waiter of this.#writeWaiters.splice(0)) waiter.reject(closing)
+    this.#waitingBytes = 0
+    if (end.remote) {
       void this.#conn.close()
+    } else if (end.reason === DiscReason.NetworkError) {
+      // Our writes are not getting through: a Disconnect would only queue behind them.
+      this.#conn.destroy(end.error)
     } else {
       sendDisconnect(this.#conn, end.reason).catch((err: Error) => log('%s Disconnect not written: %s', this, err.message))
     }
@@ -256,14 +372,12 @@ export class Peer {
 /** What one protocol's `run` reads from and writes to on one peer; codes are protocol-relative. */
 class ProtocolReadWriter implements MsgReadWriter {
   #peer: Peer
-  #conn: RLPxConnection
   #queue: MsgQueue
   #protocol: Protocol
   #offset: number
 
-  constructor(peer: Peer, conn: RLPxConnection, queue: MsgQueue, protocol: Protocol, offset: number) {
+  constructor(peer: Peer, queue: MsgQueue, protocol: Protocol, offset: number) {
     this.#peer = peer
-    this.#conn = conn
     this.#queue = queue
     this.#protocol = protocol
     this.#offset = offset
@@ -277,12 +391,9 @@ class ProtocolReadWriter implements MsgReadWriter {
     return this.#queue[Symbol.asyncIterator]()
   }
 
-  async writeMsg(code: number, payload: Uint8Array): Promise<void> {
+  writeMsg(code: number, payload: Uint8Array): Promise<void> {
     const { name, length } = this.#protocol
-    if (!Number.isInteger(code) || code < 0 || code >= length) throw new InvalidMessageCodeError(name, code, length)
-    const end = this.#peer.end
-    if (end) throw new DisconnectError(end.reason, end.remote, this.#peer.id)
-    this.#conn.send(this.#offset + code, payload)
-    if (this.#conn.needsDrain) await this.#conn.drained()
+    if (!Number.isInteger(code) || code < 0 || code >= length) return Promise.reject(new InvalidMessageCodeError(name, code, length))
+    return this.#peer.write(this.#offset + code, payload)
   }
 }

@@ -3,19 +3,21 @@
  * limits and runs the registered sub-protocols on each of them.
  * @module
  */
-import { connect, createServer, type Server as NetServer, type Socket } from 'node:net'
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './config.js'
+import type { Timer } from './clock.js'
+import { INBOUND_THROTTLE, INBOUND_THROTTLE_ENTRIES, resolveOptions, type ResolvedOptions, type ServerOptions } from './config.js'
 import { publicKeyOf } from './crypto/index.js'
-import { DisconnectError, DiscReason, reasonText } from './disconnect.js'
+import { Dialer, type DialNode } from './dial.js'
+import { DisconnectError, DiscReason, reasonForError, reasonText } from './disconnect.js'
 import { formatEnode, nodeId, parseEnode, type Enode } from './enode.js'
-import { Devp2pError, ServerStateError } from './errors.js'
+import { HandshakeTimeoutError, ServerStateError } from './errors.js'
 import { TypedEvents } from './events.js'
 import { P2P_VERSION, type Hello } from './hello.js'
 import { exchangeHello, helloIdentityProblem, sendDisconnect } from './hello-exchange.js'
 import { logger, shortId } from './log.js'
+import { isLAN, normalizeIp, type Netlist } from './netutil.js'
 import { Peer } from './peer.js'
 import { matchProtocols } from './protocol.js'
-import { RLPxConnection } from './rlpx/connection.js'
+import type { Connection, Listener, Transport } from './transport.js'
 
 const log = logger('devp2p:server')
 
@@ -52,10 +54,13 @@ export interface NodeInfo {
   protocols: Record<string, unknown>
 }
 
-interface StaticState {
-  node: Enode
-  failures: number
-  timer: NodeJS.Timeout | undefined
+/** A server that is starting, running, stopping or stopped. */
+type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
+
+/** An inbound connection waiting for a handshake slot, and when it stops waiting. */
+interface Backlogged {
+  conn: Connection
+  until: number
 }
 
 /** A devp2p node: see {@link ServerOptions} for what it can be told. */
@@ -68,24 +73,42 @@ export class Server {
   readonly id: string
 
   #opts: ResolvedOptions
-  #listener: NetServer | undefined
+  #transport: Transport
+  #listener: Listener | undefined
   #port: number | null = null
-  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
+  #state: State = 'new'
   #peers = new Map<string, Peer>()
+  /** Kept, not counted on demand: admission runs twice per handshake. */
+  #untrusted = 0
+  #untrustedInbound = 0
   #runs = new Set<Promise<void>>()
-  #pending = new Set<RLPxConnection>()
+  #pending = new Set<Connection>()
   #pendingInbound = 0
-  #pendingOutbound = 0
-  #dialWaiters: (() => void)[] = []
-  #dials = new Map<string, Promise<Peer>>()
-  /** Dial sockets still in TCP connect: stop() aborts them. */
-  #connecting = new Set<Socket>()
-  #static = new Map<string, StaticState>()
+  /** Inbound connections beyond `maxPendingPeers`, waiting (not read) for a handshake slot. */
+  #backlog: Backlogged[] = []
+  /** Non-LAN addresses that connected recently, with when they may connect again (oldest first). */
+  #recentInbound = new Map<string, number>()
+  #dialer: Dialer<Peer>
+  /** Static nodes added before start(): dialled by start(). */
+  #early: DialNode[] = []
 
   constructor(options: ServerOptions) {
     this.#opts = resolveOptions(options)
     this.publicKey = publicKeyOf(this.#opts.privateKey)
     this.id = nodeId(this.publicKey)
+    const { privateKey, maxMessageSize, writeTimeout, clock, random } = this.#opts
+    this.#transport = this.#opts.transport({ privateKey, maxMessageSize, writeTimeout, clock })
+    this.#dialer = new Dialer<Peer>({
+      selfId: this.id,
+      maxDialPeers: this.maxOutbound,
+      maxActiveDials: this.#opts.maxPendingPeers,
+      redialBackoff: this.#opts.redialBackoff,
+      netrestrict: this.#opts.netrestrict,
+      clock,
+      random,
+      connected: (id) => this.#peers.get(id)?.closed === false,
+      dial: (node, signal) => this.#dial(node, signal),
+    })
   }
 
   /** Most inbound peers: `maxPeers` minus the slots kept for dials. */
@@ -118,6 +141,16 @@ export class Server {
     return this.#state === 'running'
   }
 
+  /** The networks dials and accepts are confined to (`netrestrict`), if any. */
+  get netrestrict(): Netlist | undefined {
+    return this.#opts.netrestrict
+  }
+
+  /** The server's clock: the one given in the options, or the system clock. */
+  get clock(): ResolvedOptions['clock'] {
+    return this.#opts.clock
+  }
+
   /**
    * This node's enode URL. When listening on every interface the host shown is 127.0.0.1:
    * this library does no NAT or public-address discovery.
@@ -146,39 +179,46 @@ export class Server {
 
   /**
    * Starts listening (when `listenAddr` is set) and dials bootnodes and static nodes.
-   * Resolves once the listener is bound.
+   * Resolves once the listener is bound. When binding fails, the server is as before and
+   * `start()` may be called again.
    * @throws {ServerStateError} when already started or stopped (a server does not restart)
    */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new ServerStateError(`start() called on a ${this.#state} server; create a new Server instead`)
-    this.#state = 'running'
+    this.#state = 'starting'
     const { maxPeers, dialRatio, listen } = this.#opts
     log('%s starting: %d peer slots, %d inbound / %d outbound (maxPeers %d, dialRatio %d), protocols %s', shortId(this.id), maxPeers, this.maxInbound, this.maxOutbound, maxPeers, dialRatio, this.#opts.protocols.map((p) => `${p.name}/${p.version}`).join(',') || 'none')
-    if (listen) await this.#listen(listen)
-    // addPeer() before start() only registered these; they are dialled now.
-    const addedEarly = [...this.#static.keys()]
-    for (const node of this.#opts.staticNodes) this.#addStatic(node)
-    for (const id of addedEarly) this.#dialStatic(id)
+    if (listen) {
+      try {
+        await this.#listen(listen)
+      } catch (err) {
+        this.#state = 'new'
+        throw err
+      }
+    }
+    if (this.#state !== 'starting') {
+      // stop() came while binding; it could not see the listener yet.
+      await this.#listener?.close()
+      return
+    }
+    this.#state = 'running'
+    for (const node of [...this.#opts.staticNodes, ...this.#early.splice(0)]) this.#dialer.addStatic(node as DialNode)
     for (const node of this.#opts.bootnodes) {
       this.connect(node).catch((err: Error) => log('bootnode %s@%s:%d: %s', shortId(node.id), node.host, node.tcpPort, err.message))
     }
   }
 
   async #listen(listen: { host: string | undefined; port: number }): Promise<void> {
-    const listener = createServer({ pauseOnConnect: true }, (socket) => this.#onInbound(socket))
-    this.#listener = listener
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject)
-      listener.listen(listen.port, listen.host, () => {
-        listener.off('error', reject)
-        resolve()
-      })
-    })
-    listener.on('error', (err) => {
-      log('listener error: %s', err.message)
-      this.events.emit('error', err)
-    })
-    this.#port = (listener.address() as { port: number }).port
+    this.#listener = await this.#transport.listen(
+      listen.host,
+      listen.port,
+      (conn) => this.#onInbound(conn),
+      (err) => {
+        log('listener error: %s', err.message)
+        this.events.emit('error', err)
+      },
+    )
+    this.#port = this.#listener.port
     log('%s listening on %s:%d, enode %s', shortId(this.id), listen.host ?? '*', this.#port, this.enode)
     this.events.emit('listening', { host: listen.host ?? '::', port: this.#port, enode: this.enode })
   }
@@ -192,19 +232,17 @@ export class Server {
     if (this.#state === 'stopped' || this.#state === 'stopping') return
     this.#state = 'stopping'
     log('%s stopping, %d peers', shortId(this.id), this.#peers.size)
-    for (const s of this.#static.values()) clearTimeout(s.timer)
-    this.#static.clear()
-    const closed = this.#listener ? new Promise<void>((resolve) => this.#listener!.close(() => resolve())) : Promise.resolve()
-    for (const socket of this.#connecting) socket.destroy(new ServerStateError('server stopped during the dial'))
+    this.#dialer.stop(new ServerStateError('server stopped during the dial'))
+    const closed = this.#listener ? this.#listener.close() : Promise.resolve()
+    for (const { conn } of this.#backlog.splice(0)) conn.destroy()
     for (const conn of this.#pending) {
       // Past the encryption handshake the remote can be told why, as a peer would be.
       if (conn.established) sendDisconnect(conn, DiscReason.Quitting).catch((err: Error) => log('%s Disconnect not written: %s', conn.remoteAddress, err.message))
       else conn.destroy()
     }
     for (const peer of this.#peers.values()) peer.disconnect(DiscReason.Quitting)
-    for (const wake of this.#dialWaiters.splice(0)) wake()
     // A dial left running would connect, and reach the remote, after stop() resolved.
-    await Promise.allSettled([...this.#dials.values()])
+    await this.#dialer.settled()
     while (this.#runs.size > 0) await Promise.all([...this.#runs])
     await closed
     this.#state = 'stopped'
@@ -213,18 +251,21 @@ export class Server {
   /**
    * Adds a static node: dialled now (or by `start()` when called before it) and redialled
    * with jittered backoff whenever it drops, until {@link removePeer}.
+   * @throws {InvalidEnodeError} when the URL is not valid
+   * @throws {ServerStateError} when it has no address
    */
   addPeer(enode: string | Enode): void {
     const node = typeof enode === 'string' ? parseEnode(enode) : enode
-    this.#addStatic(node)
+    if (node.host === undefined || node.tcpPort === undefined) throw new ServerStateError(`static node ${shortId(node.id)} needs an address: enode://<key>@<host>:<port>`)
+    if (this.#state === 'running') this.#dialer.addStatic(node as DialNode)
+    else if (this.#state === 'new' || this.#state === 'starting') this.#early.push(node as DialNode)
   }
 
   /** Forgets static node `id` and disconnects it (disconnect requested) if connected. */
   removePeer(id: string): void {
     id = id.toLowerCase()
-    const s = this.#static.get(id)
-    if (s) clearTimeout(s.timer)
-    this.#static.delete(id)
+    this.#dialer.removeStatic(id)
+    this.#early = this.#early.filter((n) => n.id !== id)
     this.#peers.get(id)?.disconnect(DiscReason.Requested)
   }
 
@@ -246,89 +287,108 @@ export class Server {
       return Promise.reject(new ServerStateError(`cannot dial ${shortId(node.id)}: its enode URL has no host:port`))
     }
     if (node.id === this.id) return Promise.reject(new DisconnectError(DiscReason.Self, false, node.id))
+    // A peer that is disconnecting is about to be gone: dial anew rather than return it.
     const existing = this.#peers.get(node.id)
-    if (existing) return Promise.resolve(existing)
-    let dial = this.#dials.get(node.id)
-    if (!dial) {
-      dial = this.#dial(node)
-        .catch((err: unknown) => {
-          // The remote dialled us meanwhile and that connection won: it is the peer asked for.
-          const winner = this.#peers.get(node.id)
-          if (err instanceof DisconnectError && err.reason === DiscReason.AlreadyConnected && winner && !winner.closed) return winner
-          throw err
-        })
-        .finally(() => this.#dials.delete(node.id))
-      this.#dials.set(node.id, dial)
-    }
-    return dial
-  }
-
-  async #dial(node: Enode): Promise<Peer> {
-    while (this.#pendingOutbound >= this.#opts.maxPendingPeers && this.#state === 'running') {
-      await new Promise<void>((resolve) => this.#dialWaiters.push(resolve))
-    }
-    if (this.#state !== 'running') throw new ServerStateError('server stopped while the dial waited')
-    this.#pendingOutbound++
-    try {
-      const socket = await this.#tcpConnect(node.host!, node.tcpPort!)
-      return await this.#setup(socket, node.publicKey)
-    } finally {
-      this.#pendingOutbound--
-      this.#dialWaiters.shift()?.()
-    }
-  }
-
-  #tcpConnect(host: string, port: number): Promise<Socket> {
-    return new Promise<Socket>((resolve, reject) => {
-      const socket = connect({ host, port })
-      this.#connecting.add(socket)
-      const timer = setTimeout(() => {
-        this.#connecting.delete(socket)
-        socket.destroy()
-        reject(new Devp2pError('ERR_DIAL_TIMEOUT', `TCP connect to ${host}:${port} timed out after ${this.#opts.dialTimeout} ms`))
-      }, this.#opts.dialTimeout)
-      const onError = (err: Error): void => {
-        clearTimeout(timer)
-        this.#connecting.delete(socket)
-        reject(err instanceof ServerStateError ? err : new Devp2pError('ERR_DIAL', `TCP connect to ${host}:${port} failed: ${err.message}`, { cause: err }))
-      }
-      socket.once('error', onError)
-      socket.once('connect', () => {
-        clearTimeout(timer)
-        this.#connecting.delete(socket)
-        socket.off('error', onError)
-        resolve(socket)
-      })
+    if (existing && !existing.closed) return Promise.resolve(existing)
+    return this.#dialer.dial(node as DialNode).catch((err: unknown) => {
+      // The remote dialled us meanwhile and that connection won: it is the peer asked for.
+      const winner = this.#peers.get(node.id)
+      if (err instanceof DisconnectError && err.reason === DiscReason.AlreadyConnected && winner && !winner.closed) return winner
+      throw err
     })
   }
 
-  #onInbound(socket: Socket): void {
-    const from = `${socket.remoteAddress}:${socket.remotePort}`
-    if (this.#state !== 'running') {
-      socket.destroy()
-      return
+  async #dial(node: DialNode, signal: AbortSignal): Promise<Peer> {
+    if (this.#state !== 'running') throw new ServerStateError('server stopped while the dial waited')
+    if (this.#opts.netrestrict && !this.#opts.netrestrict.contains(node.host)) {
+      throw new ServerStateError(`${node.host} is outside netrestrict (${this.#opts.netrestrict.cidrs.join(', ')}); not dialled`)
     }
-    if (this.#pendingInbound >= this.#opts.maxPendingPeers) {
-      log('%s refused before handshake: %d handshakes already pending (maxPendingPeers)', from, this.#pendingInbound)
-      socket.destroy()
-      return
-    }
-    this.#pendingInbound++
-    this.#setup(socket, undefined)
-      .catch((err: Error) => log('%s inbound connection failed: %s', from, err.message))
-      .finally(() => this.#pendingInbound--)
+    const conn = await this.#transport.dial(node.host, node.tcpPort, node.publicKey, { timeout: this.#opts.dialTimeout, signal })
+    return this.#setup(conn)
   }
 
-  /** Runs handshake, checkpoints and Hello on a connected socket; resolves with the added peer. */
-  async #setup(socket: Socket, dialed: Buffer | undefined): Promise<Peer> {
+  #onInbound(conn: Connection): void {
+    const ip = normalizeIp(conn.remoteIp)
+    if (this.#state !== 'running') {
+      conn.destroy()
+      return
+    }
+    const refusal = this.#inboundRefusal(ip)
+    if (refusal) {
+      log('%s refused before handshake: %s', conn.remoteAddress, refusal)
+      conn.destroy()
+      return
+    }
+    if (this.#pendingInbound < this.#opts.maxPendingPeers) {
+      this.#setupInbound(conn)
+      return
+    }
+    // A burst of dials waits its turn, as the kernel's accept backlog makes geth's wait;
+    // each waits at most one handshake timeout.
+    if (this.#backlog.length >= this.#opts.acceptBacklog) {
+      log('%s refused before handshake: %d handshakes pending and %d waiting (maxPendingPeers, acceptBacklog)', conn.remoteAddress, this.#pendingInbound, this.#backlog.length)
+      conn.destroy()
+      return
+    }
+    this.#backlog.push({ conn, until: this.#opts.clock.now() + this.#opts.handshakeTimeout })
+  }
+
+  /**
+   * Why an inbound connection from `ip` is refused before any handshake: a non-LAN address
+   * that connected within the last {@link INBOUND_THROTTLE} ms (geth's inbound throttle), or
+   * an address outside `netrestrict`.
+   */
+  #inboundRefusal(ip: string): string | undefined {
+    const { netrestrict, clock } = this.#opts
+    if (netrestrict && !netrestrict.contains(ip)) return `${ip} is outside netrestrict`
+    if (isLAN(ip)) return undefined
+    const now = clock.now()
+    for (const [addr, until] of this.#recentInbound) {
+      if (until > now && this.#recentInbound.size <= INBOUND_THROTTLE_ENTRIES) break
+      this.#recentInbound.delete(addr)
+    }
+    if ((this.#recentInbound.get(ip) ?? 0) > now) return `${ip} connected less than ${INBOUND_THROTTLE / 1000} s ago`
+    this.#recentInbound.set(ip, now + INBOUND_THROTTLE)
+    return undefined
+  }
+
+  #setupInbound(conn: Connection): void {
+    this.#pendingInbound++
+    this.#setup(conn)
+      .catch((err: Error) => log('%s inbound connection failed: %s', conn.remoteAddress, err.message))
+      .finally(() => {
+        this.#pendingInbound--
+        this.#nextFromBacklog()
+      })
+  }
+
+  #nextFromBacklog(): void {
+    const now = this.#opts.clock.now()
+    while (this.#backlog.length > 0 && this.#pendingInbound < this.#opts.maxPendingPeers) {
+      const { conn, until } = this.#backlog.shift()!
+      if (until <= now || this.#state !== 'running') {
+        log('%s waited too long for a handshake slot', conn.remoteAddress)
+        conn.destroy()
+        continue
+      }
+      this.#setupInbound(conn)
+    }
+  }
+
+  /**
+   * Runs handshake, checkpoints and Hello on a new connection; resolves with the added peer.
+   * One deadline covers the handshake and Hello together, so a connection holds its slot at
+   * most `handshakeTimeout`.
+   */
+  async #setup(conn: Connection): Promise<Peer> {
     const o = this.#opts
     if (this.#state !== 'running') {
       // A dial whose TCP connect finished after stop() began: stop() no longer sees it.
-      socket.destroy()
+      conn.destroy()
       throw new ServerStateError('server stopped during the dial')
     }
-    const conn = new RLPxConnection({ socket, privateKey: o.privateKey, remotePublicKey: dialed, handshakeTimeout: o.handshakeTimeout, maxMessageSize: o.maxMessageSize })
     this.#pending.add(conn)
+    const deadline: Timer = o.clock.setTimeout(() => conn.destroy(new HandshakeTimeoutError(o.handshakeTimeout)), o.handshakeTimeout)
     try {
       const remoteKey = await conn.handshake()
       const id = nodeId(remoteKey)
@@ -339,7 +399,15 @@ export class Server {
         await sendDisconnect(conn, early)
         throw new DisconnectError(early, false, id)
       }
-      const hello = await exchangeHello(conn, this.#hello(), o.handshakeTimeout)
+      let hello: Hello
+      try {
+        hello = await exchangeHello(conn, this.#hello())
+      } catch (err) {
+        const { reason, remote } = reasonForError(err)
+        // What we found wrong with their Hello they are told; a timeout or a close is not worth a word.
+        if (!remote && conn.established && !(err instanceof HandshakeTimeoutError)) await sendDisconnect(conn, reason)
+        throw err
+      }
       const matched = matchProtocols(o.protocols, hello.caps)
       const late =
         helloIdentityProblem(hello, remoteKey) ??
@@ -354,7 +422,20 @@ export class Server {
         await sendDisconnect(conn, DiscReason.Quitting)
         throw new ServerStateError('server stopped during the handshake')
       }
-      const peer = new Peer({ conn, id, hello, matched, inbound: !conn.initiator, trusted, pingInterval: o.pingInterval, readTimeout: o.readTimeout, readQueueSize: o.readQueueSize })
+      const peer = new Peer({
+        conn,
+        id,
+        hello,
+        matched,
+        inbound: !conn.initiator,
+        trusted,
+        pingInterval: o.pingInterval,
+        readTimeout: o.readTimeout,
+        readQueueSize: o.readQueueSize,
+        maxWriteBuffer: o.maxWriteBuffer,
+        clock: o.clock,
+        random: o.random,
+      })
       this.#pending.delete(conn)
       this.#addPeer(peer)
       return peer
@@ -362,6 +443,7 @@ export class Server {
       conn.destroy()
       throw err
     } finally {
+      o.clock.clearTimeout(deadline)
       this.#pending.delete(conn)
     }
   }
@@ -370,7 +452,8 @@ export class Server {
     return {
       version: P2P_VERSION,
       clientId: this.#opts.name,
-      caps: this.#opts.protocols.map((p) => ({ name: p.name, version: p.version })),
+      // Sorted as go-ethereum sends them.
+      caps: this.#opts.protocols.map((p) => ({ name: p.name, version: p.version })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version - b.version)),
       listenPort: 0,
       nodeId: this.publicKey,
     }
@@ -393,57 +476,35 @@ export class Server {
       return DiscReason.AlreadyConnected
     }
     if (trusted) return undefined
-    if (this.#untrustedCount(false) >= this.#opts.maxPeers) return DiscReason.TooManyPeers
-    if (!initiator && this.#untrustedCount(true) >= this.maxInbound) return DiscReason.TooManyPeers
+    if (this.#untrusted >= this.#opts.maxPeers) return DiscReason.TooManyPeers
+    if (!initiator && this.#untrustedInbound >= this.maxInbound) return DiscReason.TooManyPeers
     return undefined
   }
 
-  /** Peers that count against the limits (all, or inbound only): trusted ones do not. */
-  #untrustedCount(inboundOnly: boolean): number {
-    let n = 0
-    for (const peer of this.#peers.values()) if (!peer.trusted && (peer.inbound || !inboundOnly)) n++
-    return n
+  #count(peer: Peer, delta: 1 | -1): void {
+    if (peer.trusted) return
+    this.#untrusted += delta
+    if (peer.inbound) this.#untrustedInbound += delta
   }
 
   #addPeer(peer: Peer): void {
+    const replaced = this.#peers.get(peer.id)
+    if (replaced) this.#count(replaced, -1)
     this.#peers.set(peer.id, peer)
-    const s = this.#static.get(peer.id)
-    if (s) s.failures = 0
+    this.#count(peer, 1)
+    this.#dialer.peerAdded(peer.id)
     log('%s added (%s, %s, caps %s)', peer, peer.inbound ? 'inbound' : 'outbound', JSON.stringify(peer.name), peer.protocols.map((p) => `${p.name}/${p.version}@${p.offset}`).join(','))
     this.events.emit('peer:added', peer)
     const run = peer.run().then((end) => {
-      if (this.#peers.get(peer.id) === peer) this.#peers.delete(peer.id)
+      if (this.#peers.get(peer.id) === peer) {
+        this.#peers.delete(peer.id)
+        this.#count(peer, -1)
+      }
       this.#runs.delete(run)
       log('%s removed: %s (%s)', peer, reasonText(end.reason), end.remote ? 'remote' : 'local')
       this.events.emit('peer:removed', { peer, reason: end.reason, reasonText: reasonText(end.reason), remote: end.remote, ...(end.error ? { error: end.error } : {}) })
-      this.#scheduleRedial(peer.id)
+      if (this.#state === 'running') this.#dialer.peerRemoved(peer.id)
     })
     this.#runs.add(run)
-  }
-
-  #addStatic(node: Enode): void {
-    if (node.host === undefined || node.tcpPort === undefined) throw new ServerStateError(`static node ${shortId(node.id)} needs an address: enode://<key>@<host>:<port>`)
-    if (node.id === this.id || this.#static.has(node.id)) return
-    this.#static.set(node.id, { node, failures: 0, timer: undefined })
-    if (this.#state === 'running') this.#dialStatic(node.id)
-  }
-
-  #dialStatic(id: string): void {
-    const s = this.#static.get(id)
-    if (!s || this.#state !== 'running' || this.#peers.has(id)) return
-    this.connect(s.node).catch((err: Error) => {
-      log('static node %s@%s:%d: %s', shortId(id), s.node.host, s.node.tcpPort, err.message)
-      s.failures++
-      this.#scheduleRedial(id)
-    })
-  }
-
-  #scheduleRedial(id: string): void {
-    const s = this.#static.get(id)
-    if (!s || this.#state !== 'running' || this.#peers.has(id)) return
-    clearTimeout(s.timer)
-    const [min, max] = this.#opts.redialBackoff
-    const delay = Math.min(max, min * 2 ** Math.min(s.failures, 20)) * (0.5 + Math.random() / 2)
-    s.timer = setTimeout(() => this.#dialStatic(id), delay)
   }
 }

@@ -10,7 +10,7 @@ import type { MsgReadWriter } from '../lib/message.js'
 import type { Protocol } from '../lib/protocol.js'
 import { JOIN_WINDOW } from '../protocols/floodnet/constants.js'
 import { FloodnetMsg } from '../protocols/floodnet/index.js'
-import { decodeJoin, encodeJoin } from '../protocols/floodnet/join.js'
+import { decodeJoin, encodeJoin, newToken } from '../protocols/floodnet/join.js'
 import { waitFor, within } from './support/net.js'
 import {
   components,
@@ -214,14 +214,14 @@ test('(d) a JOIN_REQ walk loses one hop per node and ends at zero; its hop count
   const arrivals = (): number[] =>
     q.received.filter((r) => r.msg.code === FloodnetMsg.JoinReq && decodeJoin(r.msg.payload).requester.id === requester.id).map((r) => decodeJoin(r.msg.payload).hopsLeft)
   // 3 hops: A passes it on with 2, B with 1, so Q sees it with 1.
-  await toA.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ requester, hopsLeft: 3 }))
+  await toA.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token: newToken(), requester, hopsLeft: 3 }))
   await waitFor(() => arrivals().length === 1, QUICK, 'the 3-hop JOIN_REQ to reach Q')
   assert.equal(arrivals(), [1])
   // 2 hops: B receives it with 1 left and drops it; 1 and 0 hops: A drops them.
-  for (const hopsLeft of [2, 1, 0]) await toA.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ requester, hopsLeft }))
+  for (const hopsLeft of [2, 1, 0]) await toA.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token: newToken(), requester, hopsLeft }))
   // 200 hops is capped at joinHops (5): Q sees it with 5 − 2 = 3. It goes last, so once it
   // is in, the shorter ones, sent before it on the same links, would have been too.
-  await toA.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ requester, hopsLeft: 200 }))
+  await toA.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token: newToken(), requester, hopsLeft: 200 }))
   await waitFor(() => arrivals().length >= 2, QUICK, 'the 200-hop JOIN_REQ to reach Q')
   assert.equal(arrivals(), [1, a.net.joinHops - 2])
   // Nothing came back to P.

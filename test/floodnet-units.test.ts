@@ -4,10 +4,11 @@ import { RLP } from '@ethereumjs/rlp'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { generatePrivateKey, publicKeyOf } from '../lib/crypto/index.js'
-import { nodeId } from '../lib/enode.js'
+import { nodeId, type Enode } from '../lib/enode.js'
+import { Netlist } from '../lib/netutil.js'
 import { MessageDecodeError } from '../lib/errors.js'
 import { decodeFlood, FloodEngine, floodnetDefaults, SeenCache, TokenBucket, type DropReason, type FloodEngineOptions } from '../protocols/floodnet/index.js'
-import { decodeJoin, encodeJoin } from '../protocols/floodnet/join.js'
+import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, MAX_ACCEPTS_PER_NEIGHBOUR, newToken, TOKEN_SIZE, type JoinState } from '../protocols/floodnet/join.js'
 import { encodeFlood } from './support/floodnet-cluster.js'
 
 /** A clock the test moves by hand. */
@@ -154,18 +155,21 @@ test('TokenBucket: over a long run, accepts at most burst + rate × elapsed', ()
 const key = publicKeyOf(generatePrivateKey())
 const requester = { publicKey: key, id: nodeId(key), host: '127.0.0.1', tcpPort: 30303 }
 
-test('JOIN_REQ: encode then decode gives the requester enode and the hops back, with a fresh 8-byte id', () => {
-  const wire = encodeJoin({ requester, hopsLeft: 5 })
-  const req = decodeJoin(wire)
+test('JOIN_REQ: encode then decode gives the token, the requester enode and the hops back', () => {
+  const token = newToken()
+  const req = decodeJoin(encodeJoin({ token, requester, hopsLeft: 5 }))
+  assert.is(req.token, token)
+  assert.is(token.length, 2 * TOKEN_SIZE)
   assert.ok(req.requester.publicKey.equals(key))
   assert.is(req.requester.id, requester.id)
   assert.is(req.requester.host, '127.0.0.1')
   assert.is(req.requester.tcpPort, 30303)
   assert.is(req.hopsLeft, 5)
-  assert.is(req.requestId.length, 8)
-  assert.not.ok(decodeJoin(encodeJoin({ requester, hopsLeft: 5 })).requestId.equals(req.requestId), 'a new id per encoding')
-  assert.is(decodeJoin(encodeJoin({ requester, hopsLeft: 0 })).hopsLeft, 0)
-  assert.is(decodeJoin(encodeJoin({ requester: { ...requester, tcpPort: 65535 }, hopsLeft: 255 })).requester.tcpPort, 65535)
+  assert.is(decodeJoin(encodeJoin({ token, requester, hopsLeft: 0 })).hopsLeft, 0)
+  assert.is(decodeJoin(encodeJoin({ token, requester: { ...requester, tcpPort: 65535 }, hopsLeft: 255 })).requester.tcpPort, 65535)
+  const silent = decodeJoin(encodeJoin({ token, requester: { publicKey: key, id: requester.id }, hopsLeft: 3 })).requester
+  assert.is(silent.host, undefined, 'a requester that does not listen sends no address')
+  assert.is(silent.tcpPort, undefined)
 })
 
 test('JOIN_REQ: decodeJoin rejects malformed input with MessageDecodeError', () => {
@@ -177,14 +181,14 @@ test('JOIN_REQ: decodeJoin rejects malformed input with MessageDecodeError', () 
     ['trailing bytes', Buffer.concat([RLP.encode([id, key, host, 30303, 5]), Buffer.from([0x01])])],
     ['a byte string, not a list', RLP.encode(Buffer.from('join'))],
     ['a list of four', RLP.encode([id, key, host, 30303])],
-    ['a 7-byte id', RLP.encode([id.subarray(0, 7), key, host, 30303, 5])],
-    ['a list as id', RLP.encode([[id], key, host, 30303, 5])],
+    ['a 7-byte token', RLP.encode([id.subarray(0, 7), key, host, 30303, 5])],
+    ['a list as token', RLP.encode([[id], key, host, 30303, 5])],
     ['a 63-byte key', RLP.encode([id, key.subarray(1), host, 30303, 5])],
     ['a 65-byte key', RLP.encode([id, Buffer.concat([Buffer.from([4]), key]), host, 30303, 5])],
-    ['an empty host', RLP.encode([id, key, '', 30303, 5])],
-    ['a 256-byte host', RLP.encode([id, key, Buffer.alloc(256, 0x61), 30303, 5])],
+    ['an empty host with a port', RLP.encode([id, key, '', 30303, 5])],
+    ['a host with port 0', RLP.encode([id, key, host, 0, 5])],
+    ['a 65-byte host', RLP.encode([id, key, Buffer.alloc(65, 0x61), 30303, 5])],
     ['a list as host', RLP.encode([id, key, [host], 30303, 5])],
-    ['no port', RLP.encode([id, key, host, 0, 5])],
     ['a 3-byte port', RLP.encode([id, key, host, 70000, 5])],
     ['port 0 written as one zero byte', RLP.encode([id, key, host, Uint8Array.of(0), 5])],
     ['a 2-byte hop count', RLP.encode([id, key, host, 30303, 256])],
@@ -193,6 +197,57 @@ test('JOIN_REQ: decodeJoin rejects malformed input with MessageDecodeError', () 
   for (const [what, wire] of cases) {
     assert.throws(() => decodeJoin(wire), (err: unknown) => err instanceof MessageDecodeError, what)
   }
+})
+
+test('JOIN_ACK and JOIN_OFFER: round trips; an offer without an address and a short token are MessageDecodeErrors', () => {
+  const token = newToken()
+  assert.is(decodeAck(encodeAck(token)), token)
+  const offer = decodeOffer(encodeOffer({ token, acceptor: requester }))
+  assert.is(offer.token, token)
+  assert.is(offer.acceptor.id, requester.id)
+  assert.is(offer.acceptor.host, '127.0.0.1')
+  assert.throws(() => decodeOffer(encodeOffer({ token, acceptor: { publicKey: key, id: requester.id } })), (e: unknown) => e instanceof MessageDecodeError)
+  assert.throws(() => decodeAck(RLP.encode([Buffer.alloc(7)])), (e: unknown) => e instanceof MessageDecodeError)
+})
+
+test('dialProblem: only a curve point at a unicast IP literal inside netrestrict is dialled on a remote\'s word', () => {
+  const net = new Netlist(['10.0.0.0/8'])
+  const table: [string, Partial<Enode>, Netlist | undefined, RegExp | undefined][] = [
+    ['loopback IPv4', { host: '127.0.0.1' }, undefined, undefined],
+    ['IPv6', { host: '2001:db8::1' }, undefined, undefined],
+    ['a host name', { host: 'example.com' }, undefined, /not a unicast IP/],
+    ['0.0.0.0', { host: '0.0.0.0' }, undefined, /not a unicast IP/],
+    ['::', { host: '::' }, undefined, /not a unicast IP/],
+    ['broadcast', { host: '255.255.255.255' }, undefined, /not a unicast IP/],
+    ['multicast', { host: '224.0.0.1' }, undefined, /not a unicast IP/],
+    ['IPv6 multicast', { host: 'ff02::1' }, undefined, /not a unicast IP/],
+    ['inside netrestrict', { host: '10.1.2.3' }, net, undefined],
+    ['outside netrestrict', { host: '192.168.1.1' }, net, /outside netrestrict/],
+    ['no address', { host: undefined, tcpPort: undefined }, undefined, /no address/],
+    ['a key off the curve', { publicKey: Buffer.alloc(64, 1) }, undefined, /not a point/],
+  ]
+  for (const [what, change, netrestrict, want] of table) {
+    const problem = dialProblem({ ...requester, ...change } as Enode, netrestrict)
+    if (want) assert.match(problem ?? '', want, what)
+    else assert.is(problem, undefined, what)
+  }
+})
+
+test('decideJoin: every branch', () => {
+  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new' }
+  const table: [string, Partial<JoinState>, number, 'accept' | 'forward'][] = [
+    ['our own walk came back', { requester: 'self', degree: 0, committed: 0 }, 0, 'forward'],
+    ['already a neighbour', { requester: 'neighbour', degree: 0, committed: 1 }, 0, 'forward'],
+    ['already dialling it', { requester: 'dialing', degree: 0, committed: 1 }, 0, 'forward'],
+    ['links and dials in flight at maxDegree', { degree: 2, committed: 10 }, 0, 'forward'],
+    ['this neighbour already has MAX_ACCEPTS_PER_NEIGHBOUR of our dials in flight', { degree: 1, committed: 3, acceptsViaSender: MAX_ACCEPTS_PER_NEIGHBOUR }, 0, 'forward'],
+    ['below desired, however many dials are in flight below maxDegree', { degree: 2, committed: 9, acceptsViaSender: 1 }, 0.99, 'accept'],
+    ['at desired, the coin says yes (r < 1/(d+1))', { degree: 5, committed: 5 }, 0.16, 'accept'],
+    ['at desired, the coin says no', { degree: 5, committed: 5 }, 1 / 6, 'forward'],
+    ['above desired: 1/(d+1) shrinks', { degree: 8, committed: 8 }, 0.12, 'forward'],
+    ['above desired: still accepts sometimes', { degree: 8, committed: 8 }, 0.1, 'accept'],
+  ]
+  for (const [what, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random), want, what)
 })
 
 // ---------------------------------------------------------------------------------------

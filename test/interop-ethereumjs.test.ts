@@ -271,8 +271,8 @@ function checkHellos(s: Session, weDialed: boolean): void {
   assert.is(hello!.port, 0, 'we advertise listenPort 0, as geth does')
   assert.equal(
     hello!.capabilities.map((c) => `${c.name}/${c.version}`),
-    ['beta/2', 'zeta/1', 'alpha/1'],
-    'our caps as registered',
+    ['alpha/1', 'beta/2', 'zeta/1'],
+    'our caps sorted by name, as geth sends them',
   )
 
   // Our view of their Hello.

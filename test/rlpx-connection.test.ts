@@ -536,7 +536,7 @@ async function recipientWithRawDialer(extra: Extra = {}): Promise<{ raw: Socket;
 test('a silent peer: HandshakeTimeoutError for the recipient and for the initiator', async () => {
   const r = await recipientWithRawDialer({ handshakeTimeout: 200 })
   assertInstance(await rejection(r.result, 'recipient handshake'), HandshakeTimeoutError, 'recipient')
-  assert.ok(r.recipient.socket.destroyed, 'the recipient drops the socket')
+  assert.ok((r.recipient.socket as Socket).destroyed, 'the recipient drops the socket')
   await within(once(r.raw, 'close'), QUICK, 'raw dialer sees the close')
 
   const [dial, silent] = await pair()

@@ -274,16 +274,17 @@ test('inbound peers stop at maxPeers − floor(maxPeers / dialRatio); dials stil
   assert.is(a.peerCount, 2)
 })
 
-test('maxPendingPeers: one more idle TCP connection is closed at once, the pending ones stay open', async () => {
-  const server = await startServer({ protocols: [proto], maxPendingPeers: 2, handshakeTimeout: 30_000 })
-  const idle = [await rawSocket(server), await rawSocket(server)]
+test('maxPendingPeers: connections beyond it wait in a backlog as long again; one more is closed at once', async () => {
+  const server = await startServer({ protocols: [proto], maxPendingPeers: 2, acceptBacklog: 2, handshakeTimeout: 30_000 })
+  // Two hold the handshake slots, two wait in the backlog.
+  const idle = [await rawSocket(server), await rawSocket(server), await rawSocket(server), await rawSocket(server)]
   const idleEnded = idle.map(() => false)
   idle.forEach((s, i) => s.once('close', () => (idleEnded[i] = true)))
   const extra = await rawSocket(server)
-  await within(closedSocket(extra), QUICK, 'the server to close the connection over the limit')
-  assert.equal(idleEnded, [false, false], 'the connections in their handshake are still open')
-  // Their slots free up once the server has seen them close, which may come just after the
-  // next connection is accepted: a real peer gets in within a retry or two.
+  await within(closedSocket(extra), QUICK, 'the server to close the connection over slots and backlog')
+  assert.equal(idleEnded, [false, false, false, false], 'the connections in their handshake or waiting for one are still open')
+  // Waiting connections are not read, so the server sees them close only when their turn
+  // comes: a real peer may be refused until then, and gets in within a retry or two.
   for (const s of idle) s.destroy()
   const peer = await startServer({ protocols: [proto] })
   const deadline = Date.now() + QUICK
@@ -297,6 +298,14 @@ test('maxPendingPeers: one more idle TCP connection is closed at once, the pendi
     await sleep(10)
   }
   assert.is(peer.peerCount, 1)
+})
+
+test('a burst of simultaneous dials waits in the accept backlog: every one is established, none refused', async () => {
+  const server = await startServer({ protocols: [proto], maxPeers: 40, maxPendingPeers: 2 })
+  const dialers = await Promise.all(Array.from({ length: 24 }, () => startServer({ protocols: [proto] })))
+  const peers = await within(Promise.all(dialers.map((d) => d.connect(server.enode))), 4 * QUICK, '24 dials through 2 handshake slots')
+  assert.is(peers.length, 24)
+  await waitFor(() => server.peerCount === 24, QUICK, 'the server to add all 24')
 })
 
 test('dials beyond maxPendingPeers wait for a free slot instead of failing', async () => {

@@ -4,17 +4,20 @@
  * sub-protocols; the peer above it does.
  * @module
  */
-import type { Socket } from 'node:net'
-import { HandshakeClosedError, HandshakeError, HandshakePacketSizeError, HandshakeTimeoutError, MessageDecodeError, MessageTooLargeError } from '../errors.js'
+import { systemClock, type Clock, type Timer } from '../clock.js'
+import { HandshakeClosedError, HandshakeError, HandshakePacketSizeError, HandshakeRepeatedError, HandshakeTimeoutError, MessageDecodeError, MessageTooLargeError, WriteTimeoutError } from '../errors.js'
 import { logger, shortId } from '../log.js'
+import type { Connection, ConnectionHandlers } from '../transport.js'
 import { FrameReader, FrameWriter, MAX_FRAME_SIZE } from './frames.js'
 import { Handshake, type HandshakeInit } from './handshake.js'
-import { snappyCompress, snappyDecompress } from './snappy.js'
+import { snappyCompress, snappyDecompress, snappyMaxCompressedLength } from './snappy.js'
 
 const log = logger('devp2p:rlpx')
 
 /** Default deadline for the encryption handshake, as in go-ethereum. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 5000
+/** Default time the socket may make no write progress with bytes waiting: go-ethereum's frameWriteTimeout. */
+export const DEFAULT_WRITE_TIMEOUT = 20_000
 /** How long a closing connection may take to flush before the socket is destroyed. */
 const CLOSE_GRACE = 1000
 /** Frames smaller than this are coalesced into one buffer per socket write. */
@@ -22,27 +25,57 @@ const COALESCE_BELOW = 16 * 1024
 /** Pending bytes at which a send flushes at once instead of waiting for the batch. */
 const FLUSH_AT = 256 * 1024
 
+/**
+ * The part of a `net.Socket` the connection uses, so that any duplex byte stream with the
+ * same shape (the simulator's in-memory one) can carry RLPx.
+ */
+export interface ByteStream {
+  readonly remoteAddress?: string | undefined
+  readonly remotePort?: number | undefined
+  /** Bytes written but not yet handed to the OS. */
+  readonly writableLength: number
+  /** True after a write returned false, until 'drain'. */
+  readonly writableNeedDrain: boolean
+  /** Bytes received but not yet read (while paused). */
+  readonly readableLength: number
+  write(chunk: Uint8Array): boolean
+  cork(): void
+  uncork(): void
+  pause(): unknown
+  resume(): unknown
+  end(): unknown
+  destroy(error?: Error): unknown
+  setNoDelay?(noDelay?: boolean): unknown
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown
+  on(event: 'error', listener: (err: Error) => void): unknown
+  on(event: 'close' | 'drain', listener: () => void): unknown
+  once(event: 'close', listener: () => void): unknown
+  off(event: 'data', listener: (chunk: Buffer) => void): unknown
+  off(event: 'error', listener: (err: Error) => void): unknown
+  off(event: 'close', listener: () => void): unknown
+}
+
 /** Options of an {@link RLPxConnection}. */
 export interface RLPxConnectionInit {
-  socket: Socket
+  socket: ByteStream
   privateKey: Uint8Array
   /** The remote's 64-byte key. Given when dialling (we are the initiator). */
   remotePublicKey?: Uint8Array
-  /** Handshake deadline in ms. @default 5000 */
+  /**
+   * Handshake deadline in ms; 0 when the caller holds a deadline of its own (the server's
+   * covers the handshake and Hello together). @default 5000
+   */
   handshakeTimeout?: number
-  /** Largest frame and largest decompressed payload accepted, in bytes. @default 16777215 */
+  /** Largest message payload accepted (before compression) and sent, in bytes. @default 16777215 */
   maxMessageSize?: number
+  /** How long the socket may take no bytes while some wait, in ms. @default 20000 */
+  writeTimeout?: number
+  /** Where deadlines are measured. @default systemClock */
+  clock?: Clock
   /** Test hook: a fixed ephemeral key and nonce for the handshake. */
   handshake?: Pick<HandshakeInit, 'ephemeralKey' | 'nonce'>
 }
 
-/** What the connection reports upward once started. */
-export interface RLPxHandlers {
-  /** A decoded message; `payload` is uncompressed. */
-  onMessage(code: number, payload: Buffer): void
-  /** The socket is gone; `error` says why when it was not a clean close. */
-  onClose(error?: Error): void
-}
 
 /** The p2p Disconnect message id. */
 const DISCONNECT_CODE = 1
@@ -68,30 +101,40 @@ function decodeCode(data: Buffer): { code: number; offset: number } {
   return { code: data.readUIntBE(1, len), offset: 1 + len }
 }
 
+/** Frame-data bytes beyond the payload: the message id, at most 4 bytes of RLP plus its prefix. */
+const CODE_BYTES = 5
+
 /** An RLPx session on a connected socket. Call {@link handshake}, then {@link start}. */
-export class RLPxConnection {
-  readonly socket: Socket
+export class RLPxConnection implements Connection {
+  readonly socket: ByteStream
   readonly initiator: boolean
-  /** `ip:port` of the remote end, for logs (kept after the socket is gone). */
   readonly remoteAddress: string
+  readonly remoteIp: string
   /** Remote static key: known when dialling, learnt from auth when accepting. */
   remotePublicKey: Buffer | undefined
   /** Dropped once the handshake ends: its packets, nonces and keys are not needed after. */
   #handshake: Handshake | undefined
   #timeout: number
+  #writeTimeout: number
+  #clock: Clock
   #maxMessageSize: number
+  #inputLimit: number
   #writer: FrameWriter | undefined
   #reader: FrameReader | undefined
-  #handlers: RLPxHandlers | undefined
+  #handlers: ConnectionHandlers | undefined
   #snappy = false
   #paused = false
   #closed = false
+  /** Input failed to decode: nothing more is read, but frames can still be sent. */
+  #readFailed = false
   /** The remote closed cleanly while paused with frames still buffered; onClose waits for resume(). */
   #closeDeferred = false
   #closeError: Error | undefined
   #pending: Buffer[] = []
   #pendingBytes = 0
   #flushScheduled = false
+  /** Running while the socket holds bytes it could not write yet; cleared by 'drain'. */
+  #writeTimer: Timer | undefined
   readonly #closedPromise: Promise<void>
 
   constructor(init: RLPxConnectionInit) {
@@ -100,40 +143,32 @@ export class RLPxConnection {
     this.initiator = this.#handshake.initiator
     this.remotePublicKey = this.#handshake.remotePublicKey
     this.#timeout = init.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
+    this.#writeTimeout = init.writeTimeout ?? DEFAULT_WRITE_TIMEOUT
+    this.#clock = init.clock ?? systemClock
     this.#maxMessageSize = Math.min(init.maxMessageSize ?? MAX_FRAME_SIZE, MAX_FRAME_SIZE)
+    this.#inputLimit = this.#maxMessageSize
     const { remoteAddress, remotePort } = init.socket
+    this.remoteIp = remoteAddress ?? ''
     this.remoteAddress = remoteAddress?.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`
-    this.socket.setNoDelay(true)
+    this.socket.setNoDelay?.(true)
     // Recorded for onClose; without a listener a reset between phases would be uncaught.
     this.socket.on('error', (err) => {
       this.#closeError ??= err
     })
     this.#closedPromise = new Promise((resolve) => this.socket.once('close', () => resolve()))
+    this.socket.on('drain', () => this.#onDrain())
   }
 
-
-  /** True once the encryption handshake is done: frames, a Disconnect included, can be sent. */
   get established(): boolean {
     return this.#writer !== undefined
   }
 
-  /** Whether the kernel buffer is full enough that writers should wait for {@link drained}. */
-  get needsDrain(): boolean {
-    return this.socket.writableNeedDrain
+  get backlog(): number {
+    return this.#pendingBytes + this.socket.writableLength
   }
 
-  /** Resolves when the socket's write buffer has drained (or the socket closed). */
-  drained(): Promise<void> {
-    if (!this.socket.writableNeedDrain || this.#closed) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done)
-        this.socket.off('close', done)
-        resolve()
-      }
-      this.socket.on('drain', done)
-      this.socket.on('close', done)
-    })
+  get inputWaiting(): boolean {
+    return (this.#reader?.buffered ?? 0) > 0 || this.socket.readableLength > 0
   }
 
   /**
@@ -142,13 +177,13 @@ export class RLPxConnection {
    */
   handshake(): Promise<Buffer> {
     const hs = this.#handshake
-    if (!hs) return Promise.reject(new HandshakeError('ERR_HANDSHAKE_REPEATED', 'handshake() may be called only once per connection'))
+    if (!hs) return Promise.reject(new HandshakeRepeatedError())
     const socket = this.socket
     return new Promise<Buffer>((resolve, reject) => {
       let received: Buffer = Buffer.alloc(0)
       const finish = (err: Error | undefined, leftover?: Buffer): void => {
         this.#handshake = undefined
-        clearTimeout(timer)
+        this.#clock.clearTimeout(timer)
         socket.off('data', onData)
         socket.off('close', onClose)
         socket.off('error', onError)
@@ -162,7 +197,7 @@ export class RLPxConnection {
         const secrets = hs.secrets()
         this.remotePublicKey = secrets.remotePublicKey
         this.#writer = new FrameWriter(secrets)
-        this.#reader = new FrameReader(secrets, this.#maxMessageSize)
+        this.#reader = new FrameReader(secrets, this.#frameLimit())
         secrets.aesSecret.fill(0)
         secrets.macSecret.fill(0)
         socket.pause()
@@ -182,6 +217,8 @@ export class RLPxConnection {
         }
       }
       const onClose = (): void => {
+        // destroy(error) from the owner (its deadline) says why better than the close does.
+        if (this.#closeError instanceof HandshakeError) return finish(this.#closeError)
         const what = this.initiator ? 'ack' : 'auth'
         finish(
           received.length > 0
@@ -196,7 +233,7 @@ export class RLPxConnection {
       const onError = (err: Error): void => {
         finish(new HandshakeClosedError(`socket error during handshake: ${err.message}`))
       }
-      const timer = setTimeout(() => finish(new HandshakeTimeoutError(this.#timeout)), this.#timeout)
+      const timer = this.#timeout > 0 ? this.#clock.setTimeout(() => finish(new HandshakeTimeoutError(this.#timeout)), this.#timeout) : undefined
       socket.on('data', onData)
       socket.on('close', onClose)
       socket.on('error', onError)
@@ -205,14 +242,15 @@ export class RLPxConnection {
     })
   }
 
-  /** Starts delivering messages to `handlers`. Bytes that arrived with the handshake go first. */
-  start(handlers: RLPxHandlers): void {
+  start(handlers: ConnectionHandlers): void {
     this.#handlers = handlers
     this.socket.on('data', (chunk: Buffer) => {
+      if (this.#readFailed) return
       this.#reader!.push(chunk)
       this.#drain()
     })
     this.socket.on('close', () => {
+      this.#clock.clearTimeout(this.#writeTimer)
       // Node ends a paused socket once its own buffer is empty, so a clean remote close can
       // overtake pause() while whole frames still sit in the reader: keep them for resume().
       const deliverLater = !this.#closed && this.#closeError === undefined && this.#paused && this.#reader!.buffered > 0
@@ -224,31 +262,42 @@ export class RLPxConnection {
     this.#drain()
   }
 
-  /** Hands the stream to new handlers (the peer, once Hello is done). */
-  setHandlers(handlers: RLPxHandlers): void {
+  setHandlers(handlers: ConnectionHandlers): void {
     this.#handlers = handlers
   }
 
-  /** From now on, compress every payload both ways (p2p v5, after Hello). */
-  enableSnappy(): void {
-    this.#snappy = true
+  limitInput(maxPayload = this.#maxMessageSize): void {
+    this.#inputLimit = Math.min(maxPayload, this.#maxMessageSize)
+    if (this.#reader) this.#reader.maxFrameSize = this.#frameLimit()
   }
 
-  /** Stops reading from the socket until {@link resume}: back-pressure from slow consumers. */
+  enableSnappy(): void {
+    this.#snappy = true
+    if (this.#reader) this.#reader.maxFrameSize = this.#frameLimit()
+  }
+
+  /**
+   * The largest frame that can carry a payload within the input limit: a sender checks the
+   * limit on the payload before compressing, so the frame may be snappy's worst case larger.
+   */
+  #frameLimit(): number {
+    const body = this.#snappy ? snappyMaxCompressedLength(this.#inputLimit) : this.#inputLimit
+    return Math.min(MAX_FRAME_SIZE, CODE_BYTES + body)
+  }
+
   pause(): void {
     if (this.#paused) return
     this.#paused = true
     this.socket.pause()
   }
 
-  /** Resumes reading after {@link pause}. */
   resume(): void {
     if (!this.#paused) return
     this.#paused = false
     this.#drain()
     if (this.#paused) return
     if (this.#closeDeferred) this.#reportDeferredClose()
-    else if (!this.#closed) this.socket.resume()
+    else if (!this.#closed && !this.#readFailed) this.socket.resume()
   }
 
   /**
@@ -300,6 +349,23 @@ export class RLPxConnection {
     }
     if (run.length > 0) writeRun()
     socket.uncork()
+    // The socket emits 'drain' only after a write it refused; when it took everything, say
+    // so now, or writers waiting on the pending bytes just flushed would wait for nothing.
+    if (socket.writableNeedDrain) this.#writeTimer ??= this.#clock.setTimeout(() => this.#writeStalled(), this.#writeTimeout)
+    else this.#handlers?.onDrain?.()
+  }
+
+  #onDrain(): void {
+    this.#clock.clearTimeout(this.#writeTimer)
+    this.#writeTimer = undefined
+    this.#handlers?.onDrain?.()
+  }
+
+  #writeStalled(): void {
+    this.#writeTimer = undefined
+    if (this.#closed) return
+    log('%s took no bytes for %d ms with %d waiting: closing', this.remoteAddress, this.#writeTimeout, this.backlog)
+    this.destroy(new WriteTimeoutError(this.#writeTimeout, this.backlog))
   }
 
   /** Flushes, ends the socket, and destroys it if the remote has not closed within 1 s. */
@@ -308,22 +374,24 @@ export class RLPxConnection {
       this.flush()
       this.#closed = true
       this.socket.end()
-      const timer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE)
-      timer.unref()
+      // Whatever is still queued gets the same deadline as any write, at most.
+      this.#clock.clearTimeout(this.#writeTimer)
+      this.#writeTimer = undefined
+      this.#clock.setTimeout(() => this.socket.destroy(), CLOSE_GRACE).unref()
     }
     this.#reportDeferredClose()
     return this.#closedPromise
   }
 
-  /** Tears the socket down at once; `error` reaches `onClose`. */
   destroy(error?: Error): void {
     if (error) this.#closeError ??= error
     this.#closed = true
+    this.#clock.clearTimeout(this.#writeTimer)
+    this.#writeTimer = undefined
     this.socket.destroy()
     this.#reportDeferredClose()
   }
 
-  /** Resolves once the socket has closed. */
   get closed(): Promise<void> {
     return this.#closedPromise
   }
@@ -341,7 +409,7 @@ export class RLPxConnection {
    */
   #decompress(code: number, raw: Buffer): Buffer {
     try {
-      return snappyDecompress(raw, this.#maxMessageSize)
+      return snappyDecompress(raw, this.#inputLimit)
     } catch (err) {
       if (code === DISCONNECT_CODE && raw.length <= 2) return raw
       throw err
@@ -350,18 +418,26 @@ export class RLPxConnection {
 
   #drain(): void {
     const reader = this.#reader!
-    if (!this.#handlers) return
+    if (!this.#handlers || this.#readFailed) return
     try {
       while (!this.#paused && (!this.#closed || this.#closeDeferred)) {
         const data = reader.next()
         if (!data) break
         const { code, offset } = decodeCode(data)
         const raw = data.subarray(offset)
+        if (!this.#snappy && raw.length > this.#inputLimit) {
+          throw new MessageTooLargeError(`message of ${raw.length} bytes exceeds the ${this.#inputLimit}-byte limit`)
+        }
         this.#handlers.onMessage(code, this.#snappy ? this.#decompress(code, raw) : raw)
       }
     } catch (err) {
-      log('%s %s: closing', this.remoteAddress, (err as Error).message)
-      this.destroy(err as Error)
+      // The ingress stream is unusable from here on; egress is not, so the owner may still
+      // send Disconnect with the reason before it closes.
+      log('%s %s: reading stopped', this.remoteAddress, (err as Error).message)
+      this.#readFailed = true
+      this.socket.pause()
+      if (this.#handlers.onError) this.#handlers.onError(err as Error)
+      else this.destroy(err as Error)
     }
   }
 }

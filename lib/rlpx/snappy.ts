@@ -47,6 +47,11 @@ function wholeLiteral(data: Buffer, declared: number): Buffer | undefined {
   return length === declared && data.length === start + length ? data.subarray(start) : undefined
 }
 
+/** snappy's worst case: the largest block a payload of `n` bytes can compress to. */
+export function snappyMaxCompressedLength(n: number): number {
+  return 32 + n + Math.floor(n / 6)
+}
+
 /** Payloads up to this size are sent as one snappy literal (see {@link snappyCompress}). */
 const LITERAL_ONLY = 256
 

@@ -20,9 +20,23 @@ export const RECEIVE_BUFFER = 512
 export const RATE_LIMIT = { rate: 200, burst: 400 }
 /** Relays queued towards one neighbour before further relays to it are dropped. */
 export const MAX_OUTSTANDING_SENDS = 256
+/**
+ * Bytes of relays queued towards one neighbour before further relays to it are dropped: a
+ * neighbour that does not read costs at most this (plus the server's socket backlog) until
+ * the server's write deadline disconnects it.
+ */
+export const MAX_BACKLOG_BYTES = 1024 * 1024
 /** Delay before repeating joins when short of neighbours: first and largest, in ms (jittered, doubled per round). */
 export const JOIN_BACKOFF: [number, number] = [250, 5000]
-/** How long a sent JOIN_REQ may still bring an acceptance, in ms: a 5-hop walk plus a dial and handshake, with room. */
+/** How long a sent JOIN_REQ counts as a walk still out when pacing rounds, in ms: a 5-hop walk plus a dial and handshake, with room. */
 export const JOIN_WINDOW = 1000
+/** How long a join token is honoured by JOIN_ACK, in ms: an acceptor's dial may take up to the dial timeout. */
+export const JOIN_TOKEN_TTL = 15_000
+/** JOIN_REQs and JOIN_OFFERs each neighbour may send us per second (and burst): each can make us dial. */
+export const JOIN_RATE = { rate: 10, burst: 20 }
+/** Neighbours' enodes remembered (from their own JOIN_REQs) to rejoin through when no neighbour and no bootnode is left. */
+export const MAX_MET = 16
+/** Walks of requesters that do not listen remembered, so their offers can retrace them. */
+export const MAX_ROUTES = 1024
 /** Largest broadcast payload, in bytes. */
 export const MAX_PAYLOAD = 256 * 1024

@@ -6,9 +6,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
-import { MessageDecodeError, TypedEvents, uint } from '../../lib/index.js'
+import { systemClock, type Clock } from '../../lib/clock.js'
+import { MessageDecodeError, ServerStateError, TypedEvents, uint } from '../../lib/index.js'
 import { logger, shortId } from '../../lib/log.js'
-import { MAX_HOPS, MAX_OUTSTANDING_SENDS, MAX_PAYLOAD, RATE_LIMIT, RECEIVE_BUFFER, SEEN_CACHE_SIZE, SEEN_TTL } from './constants.js'
+import { MAX_BACKLOG_BYTES, MAX_HOPS, MAX_OUTSTANDING_SENDS, MAX_PAYLOAD, RATE_LIMIT, RECEIVE_BUFFER, SEEN_CACHE_SIZE, SEEN_TTL } from './constants.js'
 import { SeenCache } from './seen-cache.js'
 import { TokenBucket } from './token-bucket.js'
 
@@ -62,12 +63,16 @@ export interface FloodEngineOptions {
   validate?: Validator
   /** Id of a new message; chat binds it to the content. @default 16 random bytes */
   messageId?: (payload: Uint8Array) => Uint8Array
+  /** Where time is read (seen-cache ages, rate limits, receive times). @default the server's clock, else systemClock */
+  clock?: Clock
 }
 
 interface Neighbour {
   send(payload: Uint8Array): Promise<void>
   bucket: TokenBucket
+  /** Relays handed to `send` and not yet settled: how many, and their bytes. */
   outstanding: number
+  outstandingBytes: number
 }
 
 /** Counters, for tests, the simulator and logs. */
@@ -107,6 +112,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
   #inbox: Delivery[] = []
   #readers: ((d: Delivery | undefined) => void)[] = []
   #closed = false
+  #clock: Clock
 
   constructor(options: FloodEngineOptions) {
     this.#selfId = options.selfId
@@ -115,7 +121,9 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     this.#rate = options.rateLimit ?? RATE_LIMIT
     this.#validate = options.validate
     this.#messageId = options.messageId ?? (() => randomBytes(16))
-    this.seen = new SeenCache(options.seenCacheSize ?? SEEN_CACHE_SIZE, options.seenTtl ?? SEEN_TTL)
+    this.#clock = options.clock ?? systemClock
+    const now = (): number => this.#clock.now()
+    this.seen = new SeenCache(options.seenCacheSize ?? SEEN_CACHE_SIZE, options.seenTtl ?? SEEN_TTL, now)
     this.receiveBuffer = options.receiveBuffer ?? RECEIVE_BUFFER
   }
 
@@ -135,7 +143,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
    * connection to the same node have replaced it meanwhile.
    */
   addNeighbour(id: string, send: (payload: Uint8Array) => Promise<void>): () => void {
-    const entry: Neighbour = { send, bucket: new TokenBucket(this.#rate.rate, this.#rate.burst), outstanding: 0 }
+    const entry: Neighbour = { send, bucket: new TokenBucket(this.#rate.rate, this.#rate.burst, () => this.#clock.now()), outstanding: 0, outstandingBytes: 0 }
     this.#neighbours.set(id, entry)
     return () => {
       if (this.#neighbours.get(id) === entry) this.#neighbours.delete(id)
@@ -145,8 +153,10 @@ export class FloodEngine implements AsyncIterable<Delivery> {
   /**
    * Floods `payload` to every neighbour; returns the message id (hex).
    * @throws {RangeError} when the payload exceeds `maxPayload`
+   * @throws {ServerStateError} once the engine is closed
    */
   publish(payload: Uint8Array): string {
+    if (this.#closed) throw new ServerStateError('the flood engine is closed; nothing more is sent')
     if (payload.length > this.#maxPayload) throw new RangeError(`payload of ${payload.length} bytes exceeds maxPayload (${this.#maxPayload})`)
     const id = this.#messageId(payload)
     const idHex = Buffer.from(id).toString('hex')
@@ -162,6 +172,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
    * @throws {MessageDecodeError} when it is malformed (the caller drops that neighbour)
    */
   handle(from: string, wire: Uint8Array): void {
+    if (this.#closed) return
     const neighbour = this.#neighbours.get(from)
     if (neighbour && !neighbour.bucket.take()) {
       this.#drop({ reason: 'rate-limited', from })
@@ -194,7 +205,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     // Marked seen only once valid: a forged copy sent ahead of the real message under its
     // id must not make the real one look like a duplicate.
     this.seen.seen(idHex)
-    this.#deliver({ id: idHex, origin: originHex, payload, from, hops: this.#maxHops - hopsLeft + 1, receivedAt: Date.now() })
+    this.#deliver({ id: idHex, origin: originHex, payload, from, hops: this.#maxHops - hopsLeft + 1, receivedAt: this.#clock.now() })
     if (hopsLeft > 1) {
       const wireOut = RLP.encode([id, origin, hopsLeft - 1, payload])
       for (const [nid] of this.#neighbours) {
@@ -220,7 +231,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     }
   }
 
-  /** Ends reading: pending and later reads resolve `undefined`. */
+  /** Stops: nothing more is delivered, relayed or published; pending and later reads resolve `undefined`. */
   close(): void {
     this.#closed = true
     for (const reader of this.#readers.splice(0)) reader(undefined)
@@ -243,19 +254,21 @@ export class FloodEngine implements AsyncIterable<Delivery> {
 
   #sendTo(id: string, wire: Uint8Array): void {
     const n = this.#neighbours.get(id)!
-    if (n.outstanding >= MAX_OUTSTANDING_SENDS) {
+    if (n.outstanding >= MAX_OUTSTANDING_SENDS || n.outstandingBytes + wire.length > MAX_BACKLOG_BYTES) {
       this.#drop({ reason: 'send-backlog', from: id })
       return
     }
     n.outstanding++
+    n.outstandingBytes += wire.length
     this.stats.sent++
-    n.send(wire).then(
-      () => n.outstanding--,
-      (err: Error) => {
-        n.outstanding--
-        log('send to %s failed: %s', shortId(id), err.message)
-      },
-    )
+    const settled = (): void => {
+      n.outstanding--
+      n.outstandingBytes -= wire.length
+    }
+    n.send(wire).then(settled, (err: Error) => {
+      settled()
+      log('send to %s failed: %s', shortId(id), err.message)
+    })
   }
 
   #drop(event: { reason: DropReason; id?: string; origin?: string; from?: string }): void {

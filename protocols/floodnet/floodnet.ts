@@ -1,15 +1,18 @@
 /**
  * floodnet: an unstructured overlay with no central server. Nodes join by sending
- * random-walk JOIN_REQs through a bootnode; nodes that accept dial the requester. Every
- * node keeps `desired` neighbours and floods broadcasts to all of them.
+ * random-walk JOIN_REQs through a bootnode; a node that accepts links to the requester
+ * (it dials the requester, or, when the requester does not listen, offers itself and is
+ * dialled). Every node keeps `desired` neighbours and floods broadcasts to all of them.
  * @module
  */
+import { systemClock, type Clock, type Timer } from '../../lib/clock.js'
 import {
   DiscReason,
   parseEnode,
   ServerStateError,
   TypedEvents,
   type Enode,
+  type Msg,
   type MsgReadWriter,
   type Peer,
   type Protocol,
@@ -17,9 +20,10 @@ import {
 } from '../../lib/index.js'
 import { InvalidOptionError } from '../../lib/errors.js'
 import { logger, shortId } from '../../lib/log.js'
-import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_WINDOW } from './constants.js'
+import { pick, type Random } from '../../lib/random.js'
+import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_RATE, JOIN_TOKEN_TTL, JOIN_WINDOW, MAX_MET, MAX_ROUTES } from './constants.js'
 import { FloodEngine, type Delivery, type FloodEngineOptions, type FloodEvents } from './engine.js'
-import { decodeJoin, encodeJoin, type JoinRequest } from './join.js'
+import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, newToken, type JoinRequest, type RequesterState } from './join.js'
 import { TokenBucket } from './token-bucket.js'
 
 const log = logger('floodnet:topology')
@@ -28,14 +32,9 @@ const log = logger('floodnet:topology')
 export enum FloodnetMsg {
   JoinReq = 0,
   Message = 1,
+  JoinAck = 2,
+  JoinOffer = 3,
 }
-
-/** JOIN_REQs each neighbour may send us per second (and burst): each can make us dial. */
-const JOIN_RATE = { rate: 10, burst: 20 }
-/** Dials to requesters in flight at once. */
-const MAX_PENDING_ACCEPTS = 8
-/** Neighbours' enodes remembered (from their own JOIN_REQs) to rejoin through when no neighbour and no bootnode is left. */
-const MAX_MET = 16
 
 /** Options of {@link Floodnet}; the flood engine's options apply too. */
 export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
@@ -43,7 +42,7 @@ export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   desired?: number
   /** Hops a JOIN_REQ travels before it is dropped. @default 5 */
   joinHops?: number
-  /** Neighbours beyond which a node passes every JOIN_REQ on. @default 2 × desired */
+  /** Neighbours (and dials in flight) beyond which a node passes every JOIN_REQ on. @default 2 × desired */
   maxDegree?: number
   /** enode URLs to join through, and to fall back to when no neighbour is left. @default [] */
   bootnodes?: string[]
@@ -52,7 +51,7 @@ export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   /** First and largest delay between join rounds while short of neighbours, ms; doubled per round, jittered. @default [250, 5000] */
   joinBackoff?: [number, number]
   /** Random source in [0, 1), for seeded simulations. @default Math.random */
-  random?: () => number
+  random?: Random
 }
 
 /** Events on `floodnet.events`; the engine's `drop` and `message` events are forwarded. */
@@ -66,7 +65,21 @@ interface Link {
   peer: Peer
   /** A link opened only to send JOIN_REQs; dropped once enough real neighbours exist. */
   bootstrap: boolean
+  /** Rate limit on the JOIN_REQs and JOIN_OFFERs this neighbour sends: each can make us dial. */
   joins: TokenBucket
+  /** Our dials in flight for JOIN_REQs this neighbour handed us. */
+  accepts: number
+}
+
+/** A join token we issued: in a JOIN_REQ of ours, or in a JOIN_OFFER we made. */
+interface Token {
+  /** Until when a round counts the walk as still out (ours only). */
+  windowEnd: number
+  /** Until when a JOIN_ACK with it is accepted. */
+  validUntil: number
+  mine: boolean
+  /** An offer for our walk was taken (we dial once per walk). */
+  offerTaken: boolean
 }
 
 /**
@@ -84,14 +97,15 @@ interface Link {
  */
 export class Floodnet implements AsyncIterable<Delivery> {
   readonly events = new TypedEvents<FloodnetEvents>()
-  /** The capability to register with the server: `floodnet/1`, two message codes. */
+  /** The capability to register with the server: `floodnet/2`, four message codes. */
   readonly protocol: Protocol
   readonly desired: number
   readonly joinHops: number
   readonly maxDegree: number
   #options: FloodnetOptions
   #bootnodes: Enode[]
-  #random: () => number
+  #random: Random
+  #clock: Clock = systemClock
   #joinWindow: number
   #backoff: [number, number]
   #delay: number
@@ -99,16 +113,19 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #engine: FloodEngine | undefined
   #links = new Map<string, Link>()
   #bootstrapping = new Set<string>()
+  /** Links we are dialling to answer a join, and the token to present on each. */
+  #dialsWithToken = new Map<string, string>()
+  /** Tokens issued by us, for our walks and our offers. */
+  #tokens = new Map<string, Token>()
+  /** Where to send a JOIN_OFFER back for a forwarded walk of a requester that does not listen. */
+  #routes = new Map<string, { from: string; until: number }>()
   /**
    * Enodes of neighbours that sent us their own JOIN_REQ, newest last. A node without
    * bootnodes — the network's first — has only such joiners as neighbours, and they all drop
    * it once they have others; without these it would be stranded alone for good.
    */
   #met: Enode[] = []
-  #pendingAccepts = 0
-  /** Expiry times of JOIN_REQs sent whose acceptance may still arrive. */
-  #awaitedJoins: number[] = []
-  #timer: NodeJS.Timeout | undefined
+  #timer: Timer | undefined
   #started = false
   #stopped = false
 
@@ -128,14 +145,18 @@ export class Floodnet implements AsyncIterable<Delivery> {
         throw new InvalidOptionError('bootnodes', `entry ${i}: ${(err as Error).message}`)
       }
     })
-    this.protocol = { name: 'floodnet', version: 1, length: 2, run: (peer, rw) => this.#run(peer, rw), nodeInfo: () => this.info() }
+    this.protocol = { name: 'floodnet', version: 2, length: 4, run: (peer, rw) => this.#run(peer, rw), nodeInfo: () => this.info() }
   }
 
-  /** Binds to the server whose connections floodnet uses; call before the server starts. */
+  /**
+   * Binds to the server whose connections floodnet uses; call before the server starts.
+   * Time comes from the engine's `clock` option, else from the server's clock.
+   */
   attach(server: Server): void {
     if (this.#server) throw new ServerStateError('floodnet is already attached to a server')
     this.#server = server
-    this.#engine = new FloodEngine({ ...this.#options, selfId: server.id })
+    this.#clock = this.#options.clock ?? server.clock
+    this.#engine = new FloodEngine({ ...this.#options, clock: this.#clock, selfId: server.id })
     this.#engine.events.on('drop', (e) => this.events.emit('drop', e))
     this.#engine.events.on('message', (d) => this.events.emit('message', d))
   }
@@ -160,20 +181,24 @@ export class Floodnet implements AsyncIterable<Delivery> {
   start(): void {
     const server = this.#server
     if (!server?.running) throw new ServerStateError('floodnet.start() needs an attached, started server')
-    if (this.#started) return
+    if (this.#started || this.#stopped) return
     this.#started = true
     for (const node of this.#bootnodes) this.#joinVia(node)
     this.#maintainSoon()
   }
 
-  /** Stops joining and ends reads; the server's stop() closes the connections. */
+  /**
+   * Stops: no more joins sent, accepted or dialled, no more relays, reads end. Links stay
+   * open (other protocols may share them) until the server stops, but carry nothing.
+   */
   stop(): void {
     this.#stopped = true
-    clearTimeout(this.#timer)
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = undefined
     this.#engine?.close()
   }
 
-  /** Floods `payload` to every node; returns the message id (hex). */
+  /** Floods `payload` to every node; returns the message id (hex). @throws {ServerStateError} once stopped */
   write(payload: Uint8Array): string {
     return this.engine.publish(payload)
   }
@@ -195,21 +220,21 @@ export class Floodnet implements AsyncIterable<Delivery> {
   async #run(peer: Peer, rw: MsgReadWriter): Promise<void> {
     const engine = this.engine
     const bootstrap = this.#bootstrapping.delete(peer.id)
-    const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst) }
+    const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst, () => this.#clock.now()), accepts: 0 }
+    const token = this.#dialsWithToken.get(peer.id)
+    if (token !== undefined) {
+      this.#dialsWithToken.delete(peer.id)
+      // First on the link, so the other side knows which of its joins this link answers.
+      rw.writeMsg(FloodnetMsg.JoinAck, encodeAck(token)).catch((err: Error) => log('JOIN_ACK to %s not sent: %s', shortId(peer.id), err.message))
+    }
     this.#links.set(peer.id, link)
     const removeNeighbour = engine.addNeighbour(peer.id, (payload) => rw.writeMsg(FloodnetMsg.Message, payload))
-    if (!bootstrap) {
-      this.#awaitedJoins.shift()
-      this.#restartBackoff()
-    }
+    if (!bootstrap) this.#restartBackoff()
     log('%s neighbour %s added (%s), degree %d', shortId(this.#server!.id), peer, bootstrap ? 'bootstrap' : 'link', this.#links.size)
     this.events.emit('neighbour:added', peer.id)
     this.#degreeChanged()
     try {
-      for await (const msg of rw) {
-        if (msg.code === FloodnetMsg.JoinReq) this.#onJoin(peer.id, decodeJoin(msg.payload))
-        else engine.handle(peer.id, msg.payload)
-      }
+      for await (const msg of rw) this.#onMessage(link, msg)
     } finally {
       // A newer connection to the same node may have taken this id's place already.
       if (this.#links.get(peer.id) === link) this.#links.delete(peer.id)
@@ -218,6 +243,27 @@ export class Floodnet implements AsyncIterable<Delivery> {
       this.events.emit('neighbour:removed', peer.id)
       this.#restartBackoff()
       this.#degreeChanged()
+    }
+  }
+
+  #onMessage(link: Link, msg: Msg): void {
+    if (this.#stopped) return
+    const from = link.peer.id
+    switch (msg.code) {
+      case FloodnetMsg.Message:
+        this.engine.handle(from, msg.payload)
+        return
+      case FloodnetMsg.JoinReq:
+        this.#onJoin(link, decodeJoin(msg.payload))
+        return
+      case FloodnetMsg.JoinAck:
+        this.#onAck(link, decodeAck(msg.payload))
+        return
+      case FloodnetMsg.JoinOffer: {
+        const offer = decodeOffer(msg.payload)
+        if (!link.joins.take()) return log('%s JOIN_OFFER from %s over its rate limit, dropped', shortId(this.#server!.id), shortId(from))
+        this.#onOffer(offer.token, offer.acceptor)
+      }
     }
   }
 
@@ -249,39 +295,48 @@ export class Floodnet implements AsyncIterable<Delivery> {
   }
 
   #schedule(delay: number): void {
-    clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => {
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined
       this.#maintain()
     }, delay)
+  }
+
+  /** Our walks still out, oldest window end first; expired tokens are forgotten on the way. */
+  #walksOut(now: number): number[] {
+    const out: number[] = []
+    for (const [token, t] of this.#tokens) {
+      if (t.validUntil <= now) this.#tokens.delete(token)
+      else if (t.mine && !t.offerTaken && t.windowEnd > now) out.push(t.windowEnd)
+    }
+    return out.sort((a, b) => a - b)
   }
 
   /** One join round: ask for the missing neighbours, through a neighbour or else a bootnode. */
   #maintain(): void {
     // A stopped server dials no more: end the rounds rather than repeat them until stop().
     if (this.#stopped || !this.#server!.running) return
-    const now = Date.now()
-    while (this.#awaitedJoins.length > 0 && this.#awaitedJoins[0]! <= now) this.#awaitedJoins.shift()
+    const now = this.#clock.now()
+    const out = this.#walksOut(now)
     const missing = this.desired - this.#realDegree()
     if (missing <= 0) return
-    if (missing <= this.#awaitedJoins.length) {
+    if (missing <= out.length) {
       // Enough walks are still out: look again when the first may be given up. Not a failed
       // round, so the backoff stays as it is.
-      this.#schedule(this.#awaitedJoins[0]! - now)
+      this.#schedule(out[0]! - now)
       return
     }
     if (this.#links.size === 0) {
       // No neighbour left: rejoin through the bootnodes, or else through a node met before.
-      const via = this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [this.#met[Math.floor(this.#random() * this.#met.length)]!] : []
+      const via = this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
       if (via.length === 0) return
       for (const node of via) this.#joinVia(node)
     } else {
       // One walk more than needed: in a settled mesh a walk finds a node that accepts only
       // about half the time, and a neighbour too many is cheaper than a slow repair.
-      const walks = missing - this.#awaitedJoins.length + 1
+      const walks = missing - out.length + 1
       const ids = [...this.#links.keys()]
-      for (let i = 0; i < walks; i++) this.#sendJoin(ids[Math.floor(this.#random() * ids.length)]!, this.joinHops)
-      this.#expectJoins(walks)
+      for (let i = 0; i < walks; i++) this.#sendOwnJoin(pick(ids, this.#random))
     }
     this.#maintainSoon()
   }
@@ -294,9 +349,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
     server
       .connect(node)
       .then(() => {
-        const wanted = this.desired - this.#realDegree() - this.#awaitedJoins.length
-        for (let i = 0; i < wanted; i++) this.#sendJoin(node.id, this.joinHops)
-        this.#expectJoins(wanted)
+        const wanted = this.desired - this.#realDegree() - this.#walksOut(this.#clock.now()).length
+        for (let i = 0; i < wanted; i++) this.#sendOwnJoin(node.id)
       })
       .catch((err: Error) => {
         this.#bootstrapping.delete(node.id)
@@ -312,56 +366,71 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #restartBackoff(): void {
     this.#delay = this.#backoff[0]
     if (this.#timer) {
-      clearTimeout(this.#timer)
+      this.#clock.clearTimeout(this.#timer)
       this.#timer = undefined
     }
   }
 
-  /** Counts `n` JOIN_REQs as pending for one join window, so rounds do not overshoot `desired`. */
-  #expectJoins(n: number): void {
-    const expiry = Date.now() + this.#joinWindow
-    for (let i = 0; i < n; i++) this.#awaitedJoins.push(expiry)
-  }
-
   #self(): Enode {
-    const me = parseEnode(this.#server!.enode)
-    return me
+    return parseEnode(this.#server!.enode)
   }
 
-  #sendJoin(via: string, hopsLeft: number, requester: Enode = this.#self()): void {
+  /** Sends a JOIN_REQ of ours via `via`, under a fresh token that counts as a walk out for one join window. */
+  #sendOwnJoin(via: string): void {
+    const token = newToken()
+    const now = this.#clock.now()
+    this.#tokens.set(token, { windowEnd: now + this.#joinWindow, validUntil: now + JOIN_TOKEN_TTL, mine: true, offerTaken: false })
+    this.#sendJoin(via, { token, requester: this.#self(), hopsLeft: this.joinHops })
+  }
+
+  #sendJoin(via: string, req: JoinRequest): void {
     const link = this.#links.get(via)
     if (!link) return
-    link.rw.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ requester, hopsLeft })).catch((err: Error) => {
-      log('JOIN_REQ to %s not sent: %s', shortId(via), err.message)
-    })
+    link.rw.writeMsg(FloodnetMsg.JoinReq, encodeJoin(req)).catch((err: Error) => log('JOIN_REQ to %s not sent: %s', shortId(via), err.message))
   }
 
-  /** Accept (dial the requester) or pass the request on along the random walk. */
-  #onJoin(from: string, req: JoinRequest): void {
+  #requesterState(requester: Enode): RequesterState {
     const server = this.#server!
-    if (!this.#links.get(from)?.joins.take()) {
-      log('%s JOIN_REQ from %s over its rate limit, dropped', shortId(server.id), shortId(from))
-      return
-    }
-    const requester = req.requester
-    if (requester.id === from) this.#remember(requester)
-    // Dials in flight count: they become links within a round trip.
-    const degree = this.#links.size + this.#pendingAccepts
-    const passOn =
-      requester.id === server.id ||
-      this.#links.has(requester.id) ||
-      degree >= this.maxDegree ||
-      this.#pendingAccepts >= MAX_PENDING_ACCEPTS ||
-      (degree >= this.desired && this.#random() >= 1 / (degree + 1))
-    if (!passOn) {
-      this.#accept(requester)
+    if (requester.id === server.id) return 'self'
+    if (this.#links.has(requester.id)) return 'neighbour'
+    if (this.#dialsWithToken.has(requester.id)) return 'dialing'
+    return 'new'
+  }
+
+  /** Accept (link to the requester) or pass the request on along the random walk. */
+  #onJoin(link: Link, req: JoinRequest): void {
+    const server = this.#server!
+    const from = link.peer.id
+    if (!link.joins.take()) return log('%s JOIN_REQ from %s over its rate limit, dropped', shortId(server.id), shortId(from))
+    const { requester } = req
+    const listens = requester.host !== undefined
+    const problem = listens ? dialProblem(requester, server.netrestrict) : undefined
+    if (problem) return log('%s JOIN_REQ from %s names requester %s we will not dial (%s), dropped', shortId(server.id), shortId(from), shortId(requester.id), problem)
+    if (requester.id === from && listens) this.#remember(requester)
+    let pending = 0
+    for (const l of this.#links.values()) pending += l.accepts
+    const decision = decideJoin(
+      {
+        degree: this.#realDegree(),
+        committed: this.#links.size + pending,
+        desired: this.desired,
+        maxDegree: this.maxDegree,
+        acceptsViaSender: link.accepts,
+        requester: this.#requesterState(requester),
+      },
+      this.#random(),
+    )
+    if (decision === 'accept') {
+      if (listens) this.#acceptByDial(link, req)
+      else this.#acceptByOffer(link, req)
       return
     }
     const hopsLeft = Math.min(req.hopsLeft, this.joinHops) - 1
     if (hopsLeft <= 0) return
     const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
     if (candidates.length === 0) return
-    this.#sendJoin(candidates[Math.floor(this.#random() * candidates.length)]!, hopsLeft, requester)
+    if (!listens) this.#route(req.token, from)
+    this.#sendJoin(pick(candidates, this.#random), { ...req, hopsLeft })
   }
 
   /** Only a neighbour's own enode is kept: its key is the one its link authenticated. */
@@ -371,14 +440,74 @@ export class Floodnet implements AsyncIterable<Delivery> {
     if (this.#met.length > MAX_MET) this.#met.shift()
   }
 
-  #accept(requester: Enode): void {
+  /** Links to a requester that listens by dialling it, presenting its token on the new link. */
+  #acceptByDial(via: Link, req: JoinRequest): void {
     const server = this.#server!
-    this.#pendingAccepts++
+    const requester = req.requester
+    via.accepts++
+    this.#dialsWithToken.set(requester.id, req.token)
     log('%s accepts JOIN_REQ of %s', shortId(server.id), shortId(requester.id))
     server
       .connect(requester)
       .catch((err: Error) => log('%s could not dial requester %s: %s', shortId(server.id), shortId(requester.id), err.message))
-      .finally(() => this.#pendingAccepts--)
+      .finally(() => {
+        via.accepts--
+        if (this.#dialsWithToken.get(requester.id) === req.token) this.#dialsWithToken.delete(requester.id)
+      })
+  }
+
+  /** Offers ourselves to a requester that does not listen: the offer retraces the walk. */
+  #acceptByOffer(via: Link, req: JoinRequest): void {
+    const self = this.#self()
+    if (self.host === undefined) return
+    const now = this.#clock.now()
+    this.#tokens.set(req.token, { windowEnd: now, validUntil: now + JOIN_TOKEN_TTL, mine: false, offerTaken: false })
+    log('%s offers itself to %s', shortId(this.#server!.id), shortId(req.requester.id))
+    via.rw.writeMsg(FloodnetMsg.JoinOffer, encodeOffer({ token: req.token, acceptor: self })).catch((err: Error) => log('JOIN_OFFER not sent: %s', err.message))
+  }
+
+  /** Remembers where a walk of a requester that does not listen came from, for its offer. */
+  #route(token: string, from: string): void {
+    const now = this.#clock.now()
+    for (const [t, r] of this.#routes) {
+      if (r.until > now && this.#routes.size < MAX_ROUTES) break
+      this.#routes.delete(t)
+    }
+    this.#routes.set(token, { from, until: now + JOIN_TOKEN_TTL })
+  }
+
+  /** An offer: ours to take (one dial per walk), or to pass back along the walk. */
+  #onOffer(token: string, acceptor: Enode): void {
+    const server = this.#server!
+    const mine = this.#tokens.get(token)
+    if (mine?.mine) {
+      const problem = mine.offerTaken ? 'an offer for this walk was taken already' : dialProblem(acceptor, server.netrestrict)
+      if (problem || this.#requesterState(acceptor) !== 'new') return log('%s JOIN_OFFER of %s not taken: %s', shortId(server.id), shortId(acceptor.id), problem ?? 'already linked or dialling')
+      mine.offerTaken = true
+      this.#dialsWithToken.set(acceptor.id, token)
+      server
+        .connect(acceptor)
+        .catch((err: Error) => log('%s could not dial acceptor %s: %s', shortId(server.id), shortId(acceptor.id), err.message))
+        .finally(() => {
+          if (this.#dialsWithToken.get(acceptor.id) === token) this.#dialsWithToken.delete(acceptor.id)
+        })
+      return
+    }
+    const route = this.#routes.get(token)
+    if (!route || route.until <= this.#clock.now()) return
+    this.#routes.delete(token)
+    this.#links.get(route.from)?.rw.writeMsg(FloodnetMsg.JoinOffer, encodeOffer({ token, acceptor })).catch((err: Error) => log('JOIN_OFFER not passed back: %s', err.message))
+  }
+
+  /** A link presents a token: ours, once, or the link was not asked for. */
+  #onAck(link: Link, token: string): void {
+    const t = this.#tokens.get(token)
+    if (!t || t.validUntil <= this.#clock.now()) {
+      log('%s link from %s presents a token we did not issue: dropped', shortId(this.#server!.id), link.peer)
+      link.peer.disconnect(DiscReason.UselessPeer)
+      return
+    }
+    this.#tokens.delete(token)
   }
 }
 

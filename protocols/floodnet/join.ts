@@ -1,52 +1,159 @@
 /**
- * The JOIN_REQ message: `[requestId, requesterKey, host, tcpPort, hopsLeft]`. It carries
- * the requester's enode so that the node that accepts can dial it — and so the new link is
- * authenticated by the requester's key.
+ * Joining the overlay: the JOIN messages, their validation, and the join decision.
+ *
+ * - `JOIN_REQ [token, requesterKey, host, tcpPort, hopsLeft]` walks the overlay at random.
+ *   `token` is the requester's, 8 random bytes, carried unchanged; `host` is empty (and the
+ *   port 0) when the requester does not listen.
+ * - `JOIN_ACK [token]` is the first message on a link opened for a join, sent by the side
+ *   that dialled it. The other side accepts the link only for a token it issued and has not
+ *   used: a JOIN_REQ naming some third node cannot give that node a link it never asked for.
+ * - `JOIN_OFFER [token, acceptorKey, host, tcpPort]` answers a JOIN_REQ from a requester
+ *   that does not listen: it retraces the walk hop by hop, and the requester dials the
+ *   acceptor instead.
  * @module
  */
 import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
-import { MessageDecodeError, nodeId, uint, type Enode } from '../../lib/index.js'
+import { MessageDecodeError, nodeId, uint, type Enode, type RlpItem } from '../../lib/index.js'
+import { isValidPublicKey } from '../../lib/crypto/index.js'
+import { isDialableIp, type Netlist } from '../../lib/netutil.js'
+
+/** Bytes of a join token. */
+export const TOKEN_SIZE = 8
 
 /** A decoded JOIN_REQ. */
 export interface JoinRequest {
-  /** 8 random bytes, fresh at every hop. */
-  requestId: Buffer
+  /** The requester's token, hex. */
+  token: string
+  /** `host`/`tcpPort` absent when the requester does not listen. */
   requester: Enode
   hopsLeft: number
 }
 
-/** Encodes a JOIN_REQ with a fresh request id (a forwarded request gets a new one too). */
-export function encodeJoin(req: Omit<JoinRequest, 'requestId'>): Uint8Array {
-  const { publicKey, host, tcpPort } = req.requester
-  return RLP.encode([randomBytes(8), publicKey, host ?? '', tcpPort ?? 0, req.hopsLeft])
+/** A decoded JOIN_OFFER: `acceptor` will take a link from the requester holding `token`. */
+export interface JoinOffer {
+  token: string
+  acceptor: Enode
 }
 
-/** @throws {MessageDecodeError} when the message is not a well-formed JOIN_REQ */
-export function decodeJoin(payload: Uint8Array): JoinRequest {
+/** A fresh join token, hex. */
+export function newToken(): string {
+  return randomBytes(TOKEN_SIZE).toString('hex')
+}
+
+function decodeList(payload: Uint8Array, what: string, min: number): RlpItem[] {
   let list: unknown
   try {
     list = RLP.decode(payload)
   } catch (err) {
-    throw new MessageDecodeError(`JOIN_REQ is not valid RLP: ${(err as Error).message}`)
+    throw new MessageDecodeError(`${what} is not valid RLP: ${(err as Error).message}`)
   }
-  if (!Array.isArray(list) || list.length < 5) throw new MessageDecodeError('JOIN_REQ must be [id, key, host, port, hops]')
-  const [requestId, key, host, port, hops] = list as Uint8Array[]
-  if (!(requestId instanceof Uint8Array) || requestId.length !== 8) throw new MessageDecodeError('JOIN_REQ id must be 8 bytes')
-  if (!(key instanceof Uint8Array) || key.length !== 64) throw new MessageDecodeError('JOIN_REQ key must be 64 bytes')
-  if (!(host instanceof Uint8Array) || host.length === 0 || host.length > 255) throw new MessageDecodeError('JOIN_REQ host must be 1-255 bytes')
-  const tcpPort = uint(port, 'JOIN_REQ port', 2)
-  if (tcpPort === 0) throw new MessageDecodeError('JOIN_REQ port must be 1-65535')
-  const hopsLeft = uint(hops, 'JOIN_REQ hops', 1)
+  if (!Array.isArray(list) || list.length < min) throw new MessageDecodeError(`${what} must be a list of at least ${min} items`)
+  return list as RlpItem[]
+}
+
+function decodeToken(item: RlpItem | undefined, what: string): string {
+  if (!(item instanceof Uint8Array) || item.length !== TOKEN_SIZE) throw new MessageDecodeError(`${what} token must be ${TOKEN_SIZE} bytes`)
+  return Buffer.from(item).toString('hex')
+}
+
+/** `[key, host, port]` as an enode; an empty host with port 0 means "does not listen". */
+function decodeNode(key: RlpItem | undefined, host: RlpItem | undefined, port: RlpItem | undefined, what: string): Enode {
+  if (!(key instanceof Uint8Array) || key.length !== 64) throw new MessageDecodeError(`${what} key must be 64 bytes`)
+  if (!(host instanceof Uint8Array) || host.length > 64) throw new MessageDecodeError(`${what} host must be at most 64 bytes`)
+  const tcpPort = uint(port, `${what} port`, 2)
+  if ((host.length === 0) !== (tcpPort === 0)) throw new MessageDecodeError(`${what} must give both host and port, or neither`)
   const publicKey = Buffer.from(key)
-  return {
-    requestId: Buffer.from(requestId),
-    requester: {
-      publicKey,
-      id: nodeId(publicKey),
-      host: Buffer.from(host).toString('utf8'),
-      tcpPort,
-    },
-    hopsLeft,
+  const node: Enode = { publicKey, id: nodeId(publicKey) }
+  if (host.length > 0) {
+    node.host = Buffer.from(host).toString('utf8')
+    node.tcpPort = tcpPort
   }
+  return node
+}
+
+function encodeNode(node: Enode): (Uint8Array | string | number)[] {
+  return [node.publicKey, node.host ?? '', node.host === undefined ? 0 : (node.tcpPort ?? 0)]
+}
+
+/** Encodes a JOIN_REQ. */
+export function encodeJoin(req: JoinRequest): Uint8Array {
+  return RLP.encode([Buffer.from(req.token, 'hex'), ...encodeNode(req.requester), req.hopsLeft])
+}
+
+/** @throws {MessageDecodeError} when the message is not a well-formed JOIN_REQ */
+export function decodeJoin(payload: Uint8Array): JoinRequest {
+  const [token, key, host, port, hops] = decodeList(payload, 'JOIN_REQ', 5)
+  return { token: decodeToken(token, 'JOIN_REQ'), requester: decodeNode(key, host, port, 'JOIN_REQ requester'), hopsLeft: uint(hops, 'JOIN_REQ hops', 1) }
+}
+
+/** Encodes a JOIN_ACK. */
+export function encodeAck(token: string): Uint8Array {
+  return RLP.encode([Buffer.from(token, 'hex')])
+}
+
+/** @throws {MessageDecodeError} */
+export function decodeAck(payload: Uint8Array): string {
+  return decodeToken(decodeList(payload, 'JOIN_ACK', 1)[0], 'JOIN_ACK')
+}
+
+/** Encodes a JOIN_OFFER. */
+export function encodeOffer(offer: JoinOffer): Uint8Array {
+  return RLP.encode([Buffer.from(offer.token, 'hex'), ...encodeNode(offer.acceptor)])
+}
+
+/** @throws {MessageDecodeError} when malformed, or when the acceptor gives no address */
+export function decodeOffer(payload: Uint8Array): JoinOffer {
+  const [token, key, host, port] = decodeList(payload, 'JOIN_OFFER', 4)
+  const acceptor = decodeNode(key, host, port, 'JOIN_OFFER acceptor')
+  if (acceptor.host === undefined) throw new MessageDecodeError('JOIN_OFFER acceptor must give an address')
+  return { token: decodeToken(token, 'JOIN_OFFER'), acceptor }
+}
+
+/**
+ * Why we will not dial `node` on a remote's word, or undefined when we may: the key must
+ * be a point on the curve, the host an IP literal naming one host (no names to resolve, no
+ * 0.0.0.0, no broadcast or multicast), inside `netrestrict` when one is set.
+ */
+export function dialProblem(node: Enode, netrestrict: Netlist | undefined): string | undefined {
+  if (!isValidPublicKey(node.publicKey)) return 'key is not a point on secp256k1'
+  if (node.host === undefined || node.tcpPort === undefined) return 'no address'
+  if (!isDialableIp(node.host)) return `${JSON.stringify(node.host.slice(0, 64))} is not a unicast IP address`
+  if (netrestrict && !netrestrict.contains(node.host)) return `${node.host} is outside netrestrict`
+  return undefined
+}
+
+/** Dials we may have in flight on behalf of the JOIN_REQs one neighbour handed us. */
+export const MAX_ACCEPTS_PER_NEIGHBOUR = 2
+
+/** Where the requester of a JOIN_REQ stands with us. */
+export type RequesterState = 'self' | 'neighbour' | 'dialing' | 'new'
+
+/** What {@link decideJoin} looks at. */
+export interface JoinState {
+  /** Our neighbours, bootstrap links excluded; dials in flight are not neighbours yet. */
+  degree: number
+  /** Every link (bootstrap ones too) plus our dials in flight: bounded by `maxDegree`. */
+  committed: number
+  desired: number
+  maxDegree: number
+  /** Our dials in flight for JOIN_REQs the same neighbour handed us. */
+  acceptsViaSender: number
+  requester: RequesterState
+}
+
+/**
+ * Accept (link to the requester) or pass the request on along the walk. Below `desired`
+ * neighbours a node accepts; above, with probability 1/(degree + 1), so well-linked nodes
+ * rarely accept and no node becomes a hub. Dials in flight count against `maxDegree` but
+ * never change the rule for a real request, and one neighbour can keep only a few of our
+ * dials in flight, so junk requests cannot make a node refuse real ones.
+ * @param random uniform in [0, 1)
+ */
+export function decideJoin(s: JoinState, random: number): 'accept' | 'forward' {
+  if (s.requester !== 'new') return 'forward'
+  if (s.committed >= s.maxDegree) return 'forward'
+  if (s.acceptsViaSender >= MAX_ACCEPTS_PER_NEIGHBOUR) return 'forward'
+  if (s.degree < s.desired) return 'accept'
+  return random < 1 / (s.degree + 1) ? 'accept' : 'forward'
 }

@@ -188,14 +188,14 @@ export interface RawFloodnet {
   link(target: FloodNode | RawFloodnet): Promise<MsgReadWriter>
 }
 
-/** A started server whose only protocol is a hand-driven floodnet/1 (codes JoinReq and Message). */
+/** A started server whose only protocol is a hand-driven floodnet/2 (codes JoinReq, Message, JoinAck, JoinOffer). */
 export async function startRawFloodnet(): Promise<RawFloodnet> {
   const links = new Map<string, MsgReadWriter>()
   const received: RawFloodnet['received'] = []
   const protocol: Protocol = {
     name: 'floodnet',
-    version: 1,
-    length: 2,
+    version: 2,
+    length: 4,
     async run(peer: Peer, rw: MsgReadWriter) {
       links.set(peer.id, rw)
       try {
