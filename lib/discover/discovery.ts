@@ -26,7 +26,8 @@ import { logger, shortId } from '../log.js'
 import type { Random } from '../random.js'
 import { advertisedIp, type AdvertisedAddress } from './address.js'
 import { DiscoveryStateError, DiscTimeoutError, IdentityChangedError, NoDiscoveryError } from './errors.js'
-import { canonicalIp, Netlist } from './ip.js'
+import { Netlist } from '../netutil.js'
+import { canonicalIp } from './ip.js'
 import { LocalNode } from './local-node.js'
 import { Lookup } from './lookup.js'
 import { NodeDB } from './nodedb.js'
@@ -139,12 +140,8 @@ export class Discovery {
     this.#opts = options
     this.#clock = options.clock ?? systemClock
     this.#random = options.random ?? Math.random
-    try {
-      const nr = options.netrestrict
-      this.#netrestrict = nr === undefined ? undefined : nr instanceof Netlist ? nr : Netlist.parse(nr)
-    } catch (err) {
-      throw new InvalidOptionError('netrestrict', (err as Error).message)
-    }
+    const nr = options.netrestrict
+    this.#netrestrict = nr === undefined || nr instanceof Netlist ? nr : new Netlist(typeof nr === 'string' ? nr.split(',').map((s) => s.trim()).filter(Boolean) : nr)
     this.publicKey = publicKeyOf(options.privateKey)
     this.id = makeNode(this.publicKey, '0.0.0.0', 0, 0).id
   }

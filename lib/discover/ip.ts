@@ -1,13 +1,14 @@
 /**
- * IP addresses as discovery needs them: bytes ↔ text, the LAN / loopback / special-purpose
- * classes go-ethereum's `netutil` uses, the relay check for addresses learned from other
- * nodes, `/24` counting for the table's IP limits, and CIDR lists for `netrestrict`.
+ * IP addresses as discovery needs them, beyond what `lib/netutil.ts` has: bytes ↔ text,
+ * special-purpose networks, the relay check for addresses learned from other nodes, and
+ * `/24` counting for the table's IP limits.
  *
  * Addresses travel as canonical text: dotted IPv4 (IPv4-mapped IPv6 is read as IPv4, as
  * geth's `To4` does), compressed lowercase IPv6.
  * @module
  */
 import { isIPv4, isIPv6 } from 'node:net'
+import { isLAN, isLoopback, Netlist } from '../netutil.js'
 
 /** The 4 or 16 bytes of an IP literal (IPv4-mapped IPv6 gives 4); undefined for anything else. */
 export function ipToBytes(ip: string): Buffer | undefined {
@@ -62,82 +63,17 @@ function ipv6Bytes(ip: string): Buffer {
   return out
 }
 
-/** A list of CIDR networks (`10.0.0.0/8,fd00::/8`). */
-export class Netlist {
-  readonly #nets: { bytes: Buffer; bits: number; text: string }[] = []
-
-  /**
-   * Parses a comma-separated list of CIDR masks; whitespace and empty items are ignored.
-   * @throws {RangeError} naming the first mask that is not `ip/bits`
-   */
-  static parse(list: string | readonly string[]): Netlist {
-    const out = new Netlist()
-    const items = typeof list === 'string' ? list.split(',') : list
-    for (const raw of items) {
-      const item = raw.replace(/\s+/g, '')
-      if (item !== '') out.add(item)
-    }
-    return out
-  }
-
-  /** Adds one `ip/bits` network. @throws {RangeError} when it is malformed */
-  add(cidr: string): void {
-    const slash = cidr.indexOf('/')
-    const bytes = slash > 0 ? ipToBytes(cidr.slice(0, slash)) : undefined
-    const bitsText = cidr.slice(slash + 1)
-    const bits = Number(bitsText)
-    if (!bytes || !/^\d+$/.test(bitsText) || bits > bytes.length * 8) throw new RangeError(`invalid CIDR mask ${JSON.stringify(cidr)}`)
-    this.#nets.push({ bytes, bits, text: cidr })
-  }
-
-  /** True when `ip` lies in one of the networks. */
-  contains(ip: string): boolean {
-    const bytes = ipToBytes(ip)
-    if (!bytes) return false
-    return this.#nets.some((n) => n.bytes.length === bytes.length && samePrefix(n.bytes, bytes, n.bits))
-  }
-
-  /** The masks as given. */
-  toString(): string {
-    return this.#nets.map((n) => n.text).join(',')
-  }
-}
-
-function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
-  const whole = bits >> 3
-  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false
-  const rest = bits & 7
-  if (rest === 0) return true
-  const mask = (0xff << (8 - rest)) & 0xff
-  return (a[whole]! & mask) === (b[whole]! & mask)
-}
-
-const LAN4 = Netlist.parse('0.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16')
-const LAN6 = Netlist.parse('fe80::/10,fc00::/7')
-const LOOPBACK = Netlist.parse('127.0.0.0/8,::1/128')
 // RFC 5735, RFC 5156 and IANA's special-purpose registries, as geth's netutil lists them
-const SPECIAL4 = Netlist.parse(
-  '192.0.0.0/29,192.0.0.9/32,192.0.0.170/32,192.0.0.171/32,192.0.2.0/24,192.31.196.0/24,192.52.193.0/24,' +
-    '192.88.99.0/24,192.175.48.0/24,198.18.0.0/15,198.51.100.0/24,203.0.113.0/24,255.255.255.255/32,224.0.0.0/4',
-)
-const SPECIAL6 = Netlist.parse(
-  '100::/64,2001::/32,2001:1::1/128,2001:2::/48,2001:3::/32,2001:4:112::/48,2001:5::/32,2001:10::/28,2001:20::/28,' +
-    '2001:db8::/32,2002::/16,ff00::/8',
-)
-
-/** True for loopback addresses (127/8, ::1). */
-export function isLoopback(ip: string): boolean {
-  return LOOPBACK.contains(ip)
-}
-
-/** True for loopback, private (RFC 1918), link-local and unique-local addresses: geth's `IsLAN`. */
-export function isLAN(ip: string): boolean {
-  return isLoopback(ip) || LAN4.contains(ip) || LAN6.contains(ip)
-}
+const SPECIAL = new Netlist([
+  ...['192.0.0.0/29', '192.0.0.9/32', '192.0.0.170/32', '192.0.0.171/32', '192.0.2.0/24', '192.31.196.0/24', '192.52.193.0/24'],
+  ...['192.88.99.0/24', '192.175.48.0/24', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '255.255.255.255/32', '224.0.0.0/4'],
+  ...['100::/64', '2001::/32', '2001:1::1/128', '2001:2::/48', '2001:3::/32', '2001:4:112::/48', '2001:5::/32', '2001:10::/28'],
+  ...['2001:20::/28', '2001:db8::/32', '2002::/16', 'ff00::/8'],
+])
 
 /** True for multicast, broadcast, documentation and other special-purpose networks. */
 export function isSpecial(ip: string): boolean {
-  return SPECIAL4.contains(ip) || SPECIAL6.contains(ip)
+  return SPECIAL.contains(ip)
 }
 
 /** True for 0.0.0.0 and ::. */

@@ -11,7 +11,8 @@
 import type { Clock } from '../clock.js'
 import { publicKeyOf } from '../crypto/index.js'
 import { Enr, type EnrFields } from '../enr.js'
-import { isLoopback, isV4, relayIpError } from './ip.js'
+import { isLoopback } from '../netutil.js'
+import { isV4, relayIpError } from './ip.js'
 import { IpTracker } from './iptrack.js'
 import { makeNode, type NodeInfo } from './node.js'
 

@@ -14,7 +14,8 @@
  * @module
  */
 import type { Random } from '../random.js'
-import { DistinctNetSet, isLAN } from './ip.js'
+import { isLAN } from '../netutil.js'
+import { DistinctNetSet } from './ip.js'
 import { logDistance, NodesByDistance, type NodeInfo } from './node.js'
 
 /** Table sizes and limits; the defaults are geth's. */
