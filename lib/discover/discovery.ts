@@ -94,6 +94,20 @@ export interface ResolvedAddress {
   tcpPortSource: 'record' | 'assumed'
 }
 
+/** What {@link Discovery.sizes} reports. */
+export interface DiscoverySizes {
+  /** Live table entries (at most 17 × 16). */
+  table: number
+  /** Our requests awaiting replies (at most `limits.maxPending`). */
+  pendingRequests: number
+  /** Sources the flood limiters track (at most 1024 `ip:port` and 1024 IPs). */
+  trackedSources: number
+  /** Nodes in the database that answered a ping (at most 1000). */
+  dbNodes: number
+  /** Nodes in the database that only pinged (at most 1000). */
+  dbUnproven: number
+}
+
 /** A table entry as {@link Discovery.tableEntries} reports it. */
 export type TableSnapshot = Readonly<TableEntry>
 
@@ -238,6 +252,18 @@ export class Discovery {
   /** Traffic counters. */
   get stats(): DiscStats {
     return this.#running().#v4.stats
+  }
+
+  /** How full every bounded structure is: for monitoring, and for tests that check the bounds hold. */
+  get sizes(): DiscoverySizes {
+    const self = this.#running()
+    return {
+      table: self.#table.size,
+      pendingRequests: self.#v4.pendingCount,
+      trackedSources: self.#v4.trackedSources,
+      dbNodes: self.#db.size,
+      dbUnproven: self.#db.unprovenSize,
+    }
   }
 
   /** Nodes in the table. */

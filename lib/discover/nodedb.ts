@@ -126,6 +126,11 @@ export class NodeDB {
     return this.#nodes.size
   }
 
+  /** Nodes kept that only pinged us (memory only). */
+  get unprovenSize(): number {
+    return this.#unproven.size
+  }
+
   /** When `id` at `ip` last pinged us (ms), 0 if never. */
   lastPingReceived(id: string, ip: string): number {
     const e = this.#nodes.get(id) ?? this.#unproven.get(id)

@@ -63,6 +63,8 @@ export interface V4Limits {
   maxPending: number
   /** Datagrams accepted per second from one `ip:port` (bursts of twice that). @default 100 */
   packetsPerSecond: number
+  /** Datagrams accepted per second from one IP, all ports together (bursts of twice that). @default 1000 */
+  ipPacketsPerSecond: number
 }
 
 /** geth's timing, plus our bounds. */
@@ -73,6 +75,7 @@ export const V4_DEFAULTS: V4Limits = {
   bucketSize: 16,
   maxPending: 512,
   packetsPerSecond: 100,
+  ipPacketsPerSecond: 1000,
 }
 
 /** Counters of the engine's traffic, for tests, benchmarks and the README's numbers. */
@@ -141,6 +144,7 @@ export class UDPv4 {
   readonly #pending = new Set<Matcher>()
   readonly #sleeps = new Set<{ timer: Timer; resolve: () => void }>()
   readonly #limiter: RateLimiter
+  readonly #ipLimiter: RateLimiter
   #closed = false
 
   constructor(deps: V4Deps) {
@@ -149,6 +153,7 @@ export class UDPv4 {
     this.idBytes = keccak256(deps.local.publicKey)
     this.id = this.idBytes.toString('hex')
     this.#limiter = new RateLimiter({ clock: deps.clock, rate: this.limits.packetsPerSecond, burst: 2 * this.limits.packetsPerSecond })
+    this.#ipLimiter = new RateLimiter({ clock: deps.clock, rate: this.limits.ipPacketsPerSecond, burst: 2 * this.limits.ipPacketsPerSecond })
     deps.transport.onMessage((data, from) => this.handle(data, from))
   }
 
@@ -157,9 +162,9 @@ export class UDPv4 {
     return this.#pending.size
   }
 
-  /** Source addresses the flood limiter tracks now. */
+  /** Sources (`ip:port` and IP) the flood limiters track now. */
   get trackedSources(): number {
-    return this.#limiter.size
+    return this.#limiter.size + this.#ipLimiter.size
   }
 
   /** Fails every request in flight and ignores all later input. */
@@ -288,7 +293,8 @@ export class UDPv4 {
     this.stats.received++
     this.stats.bytesReceived += data.length
     if (this.#closed) return
-    if (!this.#limiter.take(`${from.address}|${from.port}`)) return this.#drop('rate-limited')
+    // a source over its rate costs no signature check and gets nothing back
+    if (!this.#ipLimiter.take(from.address) || !this.#limiter.take(`${from.address}|${from.port}`)) return this.#drop('rate-limited')
     let d: Decoded
     try {
       d = decodePacket(data)
