@@ -25,7 +25,21 @@ export { matchProtocols, BASE_PROTOCOL_LENGTH, type Cap, type Protocol, type Mat
 export { Msg, sendItems, utf8, uint, bigUint, type MsgReader, type MsgWriter, type MsgReadWriter, type RlpItem } from './message.js'
 export { MsgPipe, expectMsg, UnexpectedMsgError, type MsgPipeEnd } from './msg-pipe.js'
 export { DiscReason, DisconnectError, reasonText, decodeDisconnectReason } from './disconnect.js'
-export { parseEnode, formatEnode, nodeId, type Enode } from './enode.js'
+export { parseEnode, formatEnode, enodeFromRecord, nodeId, type Enode } from './enode.js'
+export { Enr, InvalidEnrError, ENR_MAX_SIZE, type EnrFields } from './enr.js'
+export {
+  Discovery,
+  type DiscoveryOptions,
+  type DiscoveryEvents,
+  type DiscoverySizes,
+  type DialCandidates,
+  type ResolvedAddress,
+} from './discover/discovery.js'
+export * from './discover/errors.js'
+export type { NodeInfo as DiscoveredNode } from './discover/node.js'
+export { NodeDB, type NodeDBOptions } from './discover/nodedb.js'
+export { bindUdp, MemoryNetwork, type UdpTransport, type UdpAddress, type MemoryNetworkOptions } from './discover/transport.js'
+export { advertisedIp, interfaceAddresses, pickAdvertisedIp, type AdvertisedAddress } from './discover/address.js'
 export { loadNodeKey, saveNodeKey, loadOrCreateNodeKey } from './node-key.js'
 export { TypedEvents } from './events.js'
 export { generatePrivateKey, publicKeyOf, keccak256 } from './crypto/index.js'

@@ -31,7 +31,7 @@ import { canonicalIp } from './ip.js'
 import { LocalNode } from './local-node.js'
 import { Lookup } from './lookup.js'
 import { NodeDB } from './nodedb.js'
-import { makeNode, seqOf, udpAddress, type NodeInfo } from './node.js'
+import { makeNode, seqOf, toEnode, udpAddress, type NodeInfo } from './node.js'
 import { Table, type TableEntry, type TableLimits } from './table.js'
 import { bindUdp, type UdpTransport } from './transport.js'
 import { UDPv4, type DiscStats, type PongResult, type V4Limits } from './v4.js'
@@ -92,6 +92,14 @@ export interface ResolvedAddress {
   trust: 'first-use' | 'known'
   /** Where the TCP port came from: the node's record, or assumed equal to the UDP port. */
   tcpPortSource: 'record' | 'assumed'
+}
+
+/** What {@link Discovery.dialCandidates} returns: the shape of the dialer's `CandidateSource`, plus `close`. */
+export interface DialCandidates {
+  /** A node worth dialling, or undefined when none is queued right now. */
+  next(): Enode | undefined
+  /** Ends the background walk. */
+  close(): void
 }
 
 /** What {@link Discovery.sizes} reports. */
@@ -347,6 +355,40 @@ export class Discovery {
       } finally {
         lookup.cancel()
       }
+    }
+  }
+
+  /**
+   * A source of dial candidates for the server's dialer (its `CandidateSource`): a random walk
+   * ({@link nodes}) runs in the background and fills a small queue; `next()` takes from it
+   * without waiting and returns undefined when it is empty. The walk pauses while the queue
+   * is full, so an idle dialer costs no lookups. `close()` ends the walk.
+   */
+  dialCandidates(queueSize = 32): DialCandidates {
+    this.#running()
+    const queue: Enode[] = []
+    let resume: (() => void) | undefined
+    let closed = false
+    const walk = this.nodes()
+    void (async () => {
+      for await (const node of walk) {
+        if (closed) break
+        queue.push(toEnode(node))
+        if (queue.length >= queueSize) await new Promise<void>((r) => (resume = r))
+      }
+    })()
+    return {
+      next: () => {
+        const node = queue.shift()
+        resume?.()
+        resume = undefined
+        return node
+      },
+      close: () => {
+        closed = true
+        resume?.()
+        void walk.return()
+      },
     }
   }
 

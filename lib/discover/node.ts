@@ -4,6 +4,7 @@
  * @module
  */
 import { keccak256 } from '../crypto/index.js'
+import type { Enode } from '../enode.js'
 import type { Enr } from '../enr.js'
 
 /** A discovered node. Immutable: a changed endpoint or record is a new object. */
@@ -28,6 +29,18 @@ export interface NodeInfo {
 export function makeNode(publicKey: Buffer, ip: string, udp: number, tcp: number, record?: Enr): NodeInfo {
   const idBytes = keccak256(publicKey)
   return { id: idBytes.toString('hex'), idBytes, publicKey, ip, udp, tcp, ...(record && { record }) }
+}
+
+/** The node as an {@link Enode} (what the server dials): key, id, IP, ports, record. */
+export function toEnode(node: NodeInfo): Enode {
+  return {
+    publicKey: node.publicKey,
+    id: node.id,
+    host: node.ip,
+    udpPort: node.udp,
+    ...(node.tcp > 0 && { tcpPort: node.tcp }),
+    ...(node.record && { record: node.record }),
+  }
 }
 
 /** The record's seq, 0 when no record is known (as geth shows nodes learned from packets). */
