@@ -178,11 +178,22 @@ export class Discovery {
     if (this.#state !== 'new') throw new DiscoveryStateError('discovery can be started once; make a new one')
     this.#state = 'starting'
     const o = this.#opts
-    this.#bootnodes = await resolveBootnodes(o.bootnodes ?? [])
-    const host = o.bind?.host ?? '0.0.0.0'
-    this.#db = await NodeDB.open(o.dataDir, { clock: this.#clock, onWarning: (m) => this.#warn(m) })
-    this.#transport = o.transport ?? (await bindUdp(host, o.bind?.port ?? 0))
-    this.#advertised = o.transport ? { ip: o.extip ?? this.#transport.local.address, source: o.extip ? 'extip' : 'listen' } : advertisedIp(host, o.extip)
+    let db: NodeDB | undefined
+    let transport: UdpTransport | undefined
+    try {
+      this.#bootnodes = await resolveBootnodes(o.bootnodes ?? [])
+      db = await NodeDB.open(o.dataDir, { clock: this.#clock, onWarning: (m) => this.#warn(m) })
+      transport = o.transport ?? (await bindUdp(o.bind?.host ?? '0.0.0.0', o.bind?.port ?? 0))
+      if (this.#state !== 'starting') throw new DiscoveryStateError('discovery was stopped while starting')
+    } catch (err) {
+      this.#state = 'stopped'
+      await transport?.close()
+      await db?.close()
+      throw err
+    }
+    this.#db = db
+    this.#transport = transport
+    this.#advertised = advertisedIp(transport.local.address, o.extip)
     if (this.#advertised.warning) this.#warn(this.#advertised.warning)
     const udp = this.#transport.local.port
     this.#local = new LocalNode({
@@ -448,7 +459,7 @@ export class Discovery {
   async resolveAddress(host: string, port: number): Promise<ResolvedAddress> {
     this.#running()
     if (!Number.isInteger(port) || port <= 0 || port > 0xffff) throw new InvalidOptionError('port', `must be 1..65535, got ${port}`)
-    const ip = canonicalIp(host) ?? canonicalIp((await dnsLookup(host)).address)!
+    const ip = await resolveHost(host, 'host')
     const address = udpAddress({ ip, udp: port })
     let pong: PongResult | undefined
     for (let i = 0; i < RESOLVE_ATTEMPTS && !pong; i++) {
@@ -618,6 +629,16 @@ export class Discovery {
   }
 }
 
+/** An IP literal as is, a DNS name resolved. @throws {InvalidOptionError} naming `option` when the name does not resolve */
+async function resolveHost(host: string, option: string): Promise<string> {
+  if (isIP(host)) return canonicalIp(host)!
+  try {
+    return canonicalIp((await dnsLookup(host)).address)!
+  } catch (err) {
+    throw new InvalidOptionError(option, `cannot resolve ${JSON.stringify(host)}: ${(err as Error).message}`)
+  }
+}
+
 /** Parses bootnodes and resolves DNS names (geth resolves bootnode host names too). */
 async function resolveBootnodes(list: (string | Enode)[]): Promise<NodeInfo[]> {
   const out: NodeInfo[] = []
@@ -626,7 +647,7 @@ async function resolveBootnodes(list: (string | Enode)[]): Promise<NodeInfo[]> {
     if (e.host === undefined || e.udpPort === undefined || e.udpPort === 0) {
       throw new InvalidOptionError('bootnodes', `entry ${i} has no UDP address; give enode://<key>@<host>:<port> or a record with ip and udp`)
     }
-    const ip = isIP(e.host) ? canonicalIp(e.host)! : canonicalIp((await dnsLookup(e.host)).address)!
+    const ip = await resolveHost(e.host, 'bootnodes')
     out.push(makeNode(e.publicKey, ip, e.udpPort, e.tcpPort ?? 0, e.record))
   }
   return out
