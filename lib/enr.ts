@@ -11,11 +11,11 @@
  * @module
  */
 import { isIPv6 } from 'node:net'
-import { RLP } from '@ethereumjs/rlp'
+import { RLP, type Input } from '@ethereumjs/rlp'
 import { compressPublicKey, decompressPublicKey, keccak256, publicKeyOf, sign, verify } from './crypto/index.js'
 import { bytesToIp, ipToBytes } from './discover/ip.js'
 import { Devp2pError } from './errors.js'
-import type { RlpItem } from './message.js'
+import { bigUint, uint, type RlpItem } from './message.js'
 
 /** The largest encoded record EIP-778 allows. */
 export const ENR_MAX_SIZE = 300
@@ -91,7 +91,7 @@ export class Enr {
     const seqBig = BigInt(seq)
     if (seqBig < 0n || seqBig >= 1n << 64n) throw new InvalidEnrError(`seq must be a uint64, got ${seq}`)
     const keys = [...pairs.keys()].sort(compareKeys)
-    const content: RlpItem[] = [uintBytes(seqBig)]
+    const content: Input[] = [seqBig]
     for (const key of keys) content.push(Buffer.from(key, 'latin1'), pairs.get(key)!)
     const signature = sign(keccak256(RLP.encode(content)), privateKey).subarray(0, 64)
     const raw = Buffer.from(RLP.encode([signature, ...content]))
@@ -232,13 +232,15 @@ function compareKeys(a: string, b: string): number {
 }
 
 function seqOf(item: RlpItem): bigint {
-  if (!(item instanceof Uint8Array)) throw new InvalidEnrError('seq must be a byte string')
-  if (item.length > 8) throw new InvalidEnrError('seq does not fit in 64 bits')
-  if (item[0] === 0) throw new InvalidEnrError('seq has a leading zero byte (not canonical RLP)')
-  return item.length === 0 ? 0n : BigInt(`0x${Buffer.from(item).toString('hex')}`)
+  if (item instanceof Uint8Array && item.length > 8) throw new InvalidEnrError('seq does not fit in 64 bits')
+  try {
+    return bigUint(item, 'seq')
+  } catch (err) {
+    throw new InvalidEnrError((err as Error).message, { cause: err })
+  }
 }
 
-/** Minimal big-endian bytes of an unsigned integer, as RLP writes integers (0 is empty). */
+/** Minimal big-endian bytes of an unsigned integer, as a decoded record holds its port entries. */
 function uintBytes(n: bigint): Buffer {
   if (n === 0n) return Buffer.alloc(0)
   const hex = n.toString(16)
@@ -258,6 +260,9 @@ function ipText(item: RlpItem | undefined, length: 4 | 16): string | undefined {
 }
 
 function portOf(item: RlpItem | undefined): number | undefined {
-  if (!(item instanceof Uint8Array) || item.length > 2 || item[0] === 0) return undefined
-  return item.length === 0 ? 0 : item.length === 1 ? item[0] : (item[0]! << 8) | item[1]!
+  try {
+    return uint(item, 'port', 2)
+  } catch {
+    return undefined
+  }
 }

@@ -10,9 +10,9 @@
  * vectors geth dropped in 2021 decode (they come from clients that predate EIP-868).
  * @module
  */
-import { RLP } from '@ethereumjs/rlp'
+import { RLP, type Input } from '@ethereumjs/rlp'
 import { keccak256, recover, sign } from '../crypto/index.js'
-import type { RlpItem } from '../message.js'
+import { bigUint, type RlpItem } from '../message.js'
 import { DiscPacketError } from './errors.js'
 import { bytesToIp, ipToBytes } from './ip.js'
 
@@ -193,37 +193,30 @@ export function decodePacket(datagram: Uint8Array): Decoded {
   return { packet, hash, publicKey, id: keccak256(publicKey).toString('hex') }
 }
 
-function bodyItems(p: OutPacket): RlpItem[] {
+// RLP writes numbers and bigints as minimal big-endian bytes, the canonical form geth requires
+function bodyItems(p: OutPacket): Input[] {
   switch (p.type) {
     case PacketType.Ping:
-      return withSeq([uintBytes(p.version), endpointItem(p.from), endpointItem(p.to), uintBytes(p.expiration)], p.enrSeq)
+      return withSeq([p.version, endpointItem(p.from), endpointItem(p.to), p.expiration], p.enrSeq)
     case PacketType.Pong:
-      return withSeq([endpointItem(p.to), p.replyTok, uintBytes(p.expiration)], p.enrSeq)
+      return withSeq([endpointItem(p.to), p.replyTok, p.expiration], p.enrSeq)
     case PacketType.FindNode:
-      return [p.target, uintBytes(p.expiration)]
+      return [p.target, p.expiration]
     case PacketType.Neighbors:
-      return [p.nodes.map((n) => [...endpointItem(n), n.publicKey]), uintBytes(p.expiration)]
+      return [p.nodes.map((n) => [...endpointItem(n), n.publicKey]), p.expiration]
     case PacketType.ENRRequest:
-      return [uintBytes(p.expiration)]
+      return [p.expiration]
     case PacketType.ENRResponse:
       return [p.replyTok, p.record]
   }
 }
 
-function withSeq(items: RlpItem[], seq: bigint | undefined): RlpItem[] {
-  return seq === undefined ? items : [...items, uintBytes(seq)]
+function withSeq(items: Input[], seq: bigint | undefined): Input[] {
+  return seq === undefined ? items : [...items, seq]
 }
 
-function endpointItem(e: Endpoint): RlpItem[] {
-  return [(e.ip !== undefined && ipToBytes(e.ip)) || Buffer.alloc(0), uintBytes(e.udp), uintBytes(e.tcp)]
-}
-
-/** Minimal big-endian bytes, as RLP writes integers (0 is the empty string). */
-function uintBytes(n: number | bigint): Buffer {
-  const big = BigInt(n)
-  if (big === 0n) return Buffer.alloc(0)
-  const hex = big.toString(16)
-  return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex')
+function endpointItem(e: Endpoint): Input[] {
+  return [(e.ip !== undefined && ipToBytes(e.ip)) || Buffer.alloc(0), e.udp, e.tcp]
 }
 
 type Fail = (what: string) => never
@@ -298,10 +291,12 @@ function bytesOf(item: RlpItem | undefined, what: string, fail: Fail): Buffer {
 
 /** A canonical unsigned integer of at most `bits` bits. */
 function uintOf(item: RlpItem | undefined, what: string, bits: number, fail: Fail): bigint {
-  const bytes = bytesOf(item, what, fail)
-  if (bytes.length > bits / 8) fail(`${what} does not fit in ${bits} bits`)
-  if (bytes[0] === 0) fail(`${what} has a leading zero byte (not canonical RLP)`)
-  return bytes.length === 0 ? 0n : BigInt(`0x${bytes.toString('hex')}`)
+  if (item instanceof Uint8Array && item.length > bits / 8) fail(`${what} does not fit in ${bits} bits`)
+  try {
+    return bigUint(item, what)
+  } catch (err) {
+    return fail((err as Error).message)
+  }
 }
 
 function expirationOf(item: RlpItem | undefined, fail: Fail): number {
