@@ -292,7 +292,7 @@ export class Discovery {
 
   /** Every table entry (live lists, not replacements), with its liveness checks. */
   tableEntries(): TableSnapshot[] {
-    return this.#running().#table.entries()
+    return this.#running().#table.entries().map((e) => ({ ...e }))
   }
 
   /** The node database (known nodes, learned addresses). */
@@ -384,7 +384,8 @@ export class Discovery {
     void (async () => {
       for await (const node of walk) {
         if (closed) break
-        queue.push(toEnode(node))
+        // successive lookups see the same nodes; one queued copy is enough
+        if (!queue.some((e) => e.id === node.id)) queue.push(toEnode(node))
         if (queue.length >= queueSize) await new Promise<void>((r) => (resume = r))
       }
     })()

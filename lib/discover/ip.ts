@@ -127,11 +127,6 @@ export class DistinctNetSet {
     else this.#members.set(key, n - 1)
   }
 
-  /** How many addresses of `ip`'s network are counted. */
-  count(ip: string): number {
-    return this.#members.get(this.#key(ip)) ?? 0
-  }
-
   /** Addresses counted in all. */
   get size(): number {
     let n = 0
