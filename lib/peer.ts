@@ -138,6 +138,11 @@ export class Peer {
     return this.#end !== undefined
   }
 
+  /** Bytes queued for this peer: frames its socket has not taken plus messages waiting in `writeMsg`. Bounded by `maxWriteBuffer`. */
+  get writeBacklog(): number {
+    return this.#conn.backlog + this.#waitingBytes
+  }
+
   /** How the session ended, once it has. */
   get end(): PeerEnd | undefined {
     return this.#end

@@ -132,6 +132,11 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     return this.#inbox.length
   }
 
+  /** Bytes of relays to neighbour `id` not yet taken by its connection (bounded by 1 MiB). */
+  backlog(id: string): number {
+    return this.#neighbours.get(id)?.outstandingBytes ?? 0
+  }
+
   /** Ids of the current neighbours. */
   get neighbours(): string[] {
     return [...this.#neighbours.keys()]
