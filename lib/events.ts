@@ -3,6 +3,9 @@
  * `error` event with no listener does not throw: the emitter's owner logs it instead.
  * @module
  */
+import { logger } from './log.js'
+
+const log = logger('devp2p:events')
 
 /** Maps each event name to its listener signature. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -33,12 +36,11 @@ export class TypedEvents<E extends EventMap<E>> {
     this.#listeners.get(event)?.delete(listener)
   }
 
-  /** How many listeners `event` has. */
-  listenerCount<K extends keyof E>(event: K): number {
-    return this.#listeners.get(event)?.size ?? 0
-  }
-
-  /** Calls every listener of `event`; a listener that throws does not stop the others. */
+  /**
+   * Calls every listener of `event`. A listener that throws stops neither the others nor
+   * the library's own work, and does not crash the process: the error is reported as a
+   * process warning (on stderr, and to `process.on('warning')`) and to the `devp2p:events` log.
+   */
   emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
     const set = this.#listeners.get(event)
     if (!set) return
@@ -46,9 +48,9 @@ export class TypedEvents<E extends EventMap<E>> {
       try {
         listener(...args)
       } catch (err) {
-        queueMicrotask(() => {
-          throw err
-        })
+        const error = err instanceof Error ? err : new Error(String(err))
+        log('listener of %s threw: %s', String(event), error.message)
+        process.emitWarning(`a listener of "${String(event)}" threw: ${error.stack ?? error.message}`, { code: 'DEVP2P_LISTENER_ERROR' })
       }
     }
   }

@@ -1,6 +1,8 @@
 /**
  * The bounded inbox of one protocol on one peer. `push` reports when the bound is reached
- * so the peer can stop reading the socket; `onDrain` fires when a reader makes room.
+ * so the peer can stop reading the socket; `onDrain` fires once a reader has emptied it to
+ * half the bound — a gap between the two marks, so a busy reader does not pause and resume
+ * the socket once per message.
  * @module
  */
 import type { Msg } from './message.js'
@@ -18,6 +20,8 @@ export class MsgQueue implements AsyncIterable<Msg> {
   #bytes = 0
   #limit: number
   #onDrain: () => void
+  /** Set on reaching the bound, cleared at half of it. */
+  #full = false
 
   constructor(limit: number, onDrain: () => void) {
     this.#limit = limit
@@ -33,24 +37,26 @@ export class MsgQueue implements AsyncIterable<Msg> {
     }
     this.#items.push(msg)
     this.#bytes += msg.size
-    return !this.full
+    if (this.#items.length >= this.#limit || this.#bytes >= READ_QUEUE_BYTES) this.#full = true
+    return !this.#full
   }
 
-  get length(): number {
-    return this.#items.length
-  }
-
-  /** True at `limit` unread messages or {@link READ_QUEUE_BYTES} unread bytes, whichever comes first. */
+  /**
+   * True from reaching `limit` unread messages or {@link READ_QUEUE_BYTES} unread bytes,
+   * whichever comes first, until reads bring both down to half.
+   */
   get full(): boolean {
-    return this.#items.length >= this.#limit || this.#bytes >= READ_QUEUE_BYTES
+    return this.#full
   }
 
   readMsg(): Promise<Msg> {
-    const wasFull = this.full
     const msg = this.#items.shift()
     if (msg) {
       this.#bytes -= msg.size
-      if (wasFull && !this.full) this.#onDrain()
+      if (this.#full && this.#items.length <= this.#limit / 2 && this.#bytes <= READ_QUEUE_BYTES / 2) {
+        this.#full = false
+        this.#onDrain()
+      }
       return Promise.resolve(msg)
     }
     if (this.#error) return Promise.reject(this.#error)
@@ -64,10 +70,6 @@ export class MsgQueue implements AsyncIterable<Msg> {
     this.#items = []
     this.#bytes = 0
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error)
-  }
-
-  get closed(): boolean {
-    return this.#error !== undefined
   }
 
   /** Iterates until the queue is closed; the closing error ends the loop quietly. */

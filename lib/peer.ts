@@ -138,6 +138,16 @@ export class Peer {
     return this.#end !== undefined
   }
 
+  /** When the last frame from this peer arrived (ms, on the server's clock); the read deadline runs from here. */
+  get lastReceivedAt(): number {
+    return this.#lastRead
+  }
+
+  /** Bytes queued for this peer: frames its socket has not taken plus messages waiting in `writeMsg`. Bounded by `maxWriteBuffer`. */
+  get writeBacklog(): number {
+    return this.#conn.backlog + this.#waitingBytes
+  }
+
   /** How the session ended, once it has. */
   get end(): PeerEnd | undefined {
     return this.#end

@@ -57,6 +57,25 @@ test('timings, queue and message sizes must be positive integers in range', () =
   refuses({ maxMessageSize: 2 ** 24 }, 'maxMessageSize')
 })
 
+test('a name that would make our Hello larger than the 2 KiB peers accept is refused', () => {
+  refuses({ name: 'x'.repeat(2100) }, 'name')
+  assert.is(resolveOptions({ privateKey: key, name: 'x'.repeat(1900) }).name.length, 1900)
+})
+
+test('write bounds, netrestrict, clock, random and transport are checked', () => {
+  refuses({ maxWriteBuffer: 1024 }, 'maxWriteBuffer')
+  refuses({ maxMessageSize: 4096, maxWriteBuffer: 4096 + (1 << 20) - 1 }, 'maxWriteBuffer')
+  refuses({ writeTimeout: 0 }, 'writeTimeout')
+  refuses({ netrestrict: ['10.0.0.0'] }, 'netrestrict')
+  refuses({ netrestrict: ['10.0.0.0/33'] }, 'netrestrict')
+  refuses({ netrestrict: 'x' }, 'netrestrict')
+  refuses({ clock: {} }, 'clock')
+  refuses({ random: 1 }, 'random')
+  refuses({ transport: {} }, 'transport')
+  refuses({ acceptBacklog: -1 }, 'acceptBacklog')
+  assert.is(resolveOptions({ privateKey: key, maxMessageSize: 4096 }).maxWriteBuffer, 32 * 1024 * 1024)
+})
+
 test('listenAddr must be host:port or null: "nonsense", a bare host, port 70000 and numbers are refused', () => {
   refuses({ listenAddr: 'nonsense' }, 'listenAddr')
   refuses({ listenAddr: '127.0.0.1' }, 'listenAddr')
@@ -124,6 +143,10 @@ test('defaults are the documented ones', () => {
   assert.equal(o.redialBackoff, [1000, 30000])
   assert.is(o.readQueueSize, 64)
   assert.is(o.maxMessageSize, 16_777_215)
+  assert.is(o.maxWriteBuffer, 32 * 1024 * 1024)
+  assert.is(o.writeTimeout, 20_000)
+  assert.is(o.acceptBacklog, 256)
+  assert.is(o.netrestrict, undefined)
 })
 
 test('listen addresses: all interfaces, IPv4, bracketed IPv6, and null for dial-only', () => {

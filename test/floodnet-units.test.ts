@@ -435,6 +435,15 @@ test('engine: the receive buffer keeps the newest `receiveBuffer` messages, drop
   )
 })
 
+test('engine: the receive buffer is bounded in bytes too: 16 MiB of unread payload, oldest dropped first', () => {
+  const { engine, drops } = engineWith(['a'], { receiveBuffer: 1000, rateLimit: { rate: 1e6, burst: 1e6 } })
+  const size = floodnetDefaults.MAX_PAYLOAD
+  const fits = floodnetDefaults.RECEIVE_BUFFER_BYTES / size
+  for (let i = 0; i < fits + 3; i++) engine.handle('a', encodeFlood(newId(), ORIGIN, 5, Buffer.alloc(size)))
+  assert.is(engine.buffered, fits)
+  assert.is(drops.filter((d) => d.reason === 'receive-buffer-full').length, 3)
+})
+
 test('engine: a waiting reader takes a message directly; close() ends reads', async () => {
   const { engine } = engineWith(['a'])
   const pending = engine.read()

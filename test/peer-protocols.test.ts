@@ -4,6 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RLP } from '@ethereumjs/rlp'
+import { VirtualClock } from '../lib/clock.js'
 import { DisconnectError, DiscReason } from '../lib/disconnect.js'
 import { InvalidMessageCodeError } from '../lib/errors.js'
 import { sendItems, utf8, type Msg, type MsgReadWriter } from '../lib/message.js'
@@ -211,16 +212,23 @@ test('back-pressure: a protocol that does not read holds at most readQueueSize m
       for await (const msg of rw) void msg
     },
   }
-  // Short keepalive timings: a session stalled by a full queue must not count as silent.
-  const timing = { pingInterval: 40, readTimeout: 150 }
+  // Keep-alive on a virtual clock: a session stalled by a full queue must not count as
+  // silent. With random() at 0.5, both sides ping at 5 s and every 10 s after.
+  const clock = new VirtualClock()
+  const timing = { pingInterval: 10_000, readTimeout: 30_000, random: () => 0.5, clock }
   const a = await startServer({ ...timing, protocols: [slowOut, fastOut] })
   const b = await startServer({ ...timing, protocols: [slowIn, fastIn], readQueueSize: QUEUE })
   const removed = [recordEvents(a).removed, recordEvents(b).removed]
   try {
-    await link(a, b)
+    const { out } = await link(a, b)
     await within(floodDone, QUICK, 'the sender to write the flood')
-    // Room for a receiver without back-pressure to read the whole stream, and for two read timeouts.
-    await sleep(400)
+    // Three read timeouts of virtual time. B reads nothing, so A hears only B's Pings; B
+    // hears nothing at all, but its input waits unread, so that is not silence.
+    await clock.advance(5000)
+    for (let i = 0; i < 9; i++) {
+      await waitFor(() => out.lastReceivedAt === clock.now(), QUICK, `B's Ping ${i + 1} at A`)
+      await clock.advance(10_000)
+    }
     assert.is(slowReadWhenMarkerArrived, undefined, 'the marker is stuck behind the unread messages')
   } finally {
     release() // also on failure, so that stop() can end the run

@@ -5,9 +5,11 @@
 import type { Socket } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { VirtualClock } from '../lib/clock.js'
 import { generatePrivateKey, publicKeyOf } from '../lib/crypto/index.js'
 import { decodeDisconnectReason, DisconnectError, DiscReason, reasonText } from '../lib/disconnect.js'
 import { nodeId } from '../lib/enode.js'
+import type { Peer } from '../lib/peer.js'
 import type { Server } from '../lib/server.js'
 import { waitFor, within } from './support/net.js'
 import {
@@ -38,9 +40,10 @@ function assertDisconnect(err: Error, reason: DiscReason, remote: boolean): void
 }
 
 /** `from` dials `to` and both sides add the peer. */
-async function link(from: Server, to: Server): Promise<void> {
+async function link(from: Server, to: Server): Promise<{ out: Peer; in: Peer }> {
   const added = nextAdded(to, from.id)
-  await within(Promise.all([from.connect(to.enode), added]), QUICK, 'both sides to add the peer')
+  const [out, inbound] = await within(Promise.all([from.connect(to.enode), added]), QUICK, 'both sides to add the peer')
+  return { out, in: inbound }
 }
 
 /** Resolves once `socket` has been closed by either side. */
@@ -204,12 +207,22 @@ test('a Hello with an all-zero or short nodeId is refused with "invalid node ide
   assert.is(server.peerCount, 0)
 })
 
-test('a raw peer that answers nothing after Hello is pinged, then dropped with "read timeout"', async () => {
-  const server = await startServer({ protocols: [proto], pingInterval: 40, readTimeout: 150 })
+// Keep-alive on the virtual clock: with random() fixed at 0.5 the first Ping goes out at
+// half the interval and the next ones a whole interval apart.
+const KEEPALIVE = { protocols: [proto], pingInterval: 10_000, readTimeout: 30_000, random: () => 0.5 }
+
+test('a raw peer that answers nothing after Hello is pinged, then dropped with "read timeout" 30 s after Hello', async () => {
+  const clock = new VirtualClock()
+  const server = await startServer({ ...KEEPALIVE, clock })
   const removed = nextRemoved(server)
+  const added = nextAdded(server)
   const raw = await rawDial(server, { hello: { caps: [{ name: 'idle', version: 1 }] }, answerPings: false })
+  const peer = await within(added, QUICK, 'peer:added')
+  await clock.advance(29_999)
+  assert.not.ok(peer.closed)
+  await clock.advance(1)
   assert.is(await within(raw.disconnect, QUICK, 'Disconnect'), DiscReason.ReadTimeout)
-  assert.ok(raw.received.some((m) => m.code === 2), 'the server sent Ping before giving up')
+  assert.is(raw.received.filter((m) => m.code === 2).length, 3, 'pinged at 5, 15 and 25 s before giving up')
   const event = await within(removed, QUICK, 'peer:removed')
   assert.is(event.reason, DiscReason.ReadTimeout)
   assert.is(event.reasonText, 'read timeout')
@@ -226,24 +239,36 @@ test('the server answers Ping with Pong', async () => {
 })
 
 test('a raw peer that only answers Pings stays connected across many read timeouts', async () => {
-  const server = await startServer({ protocols: [proto], pingInterval: 40, readTimeout: 150 })
+  const clock = new VirtualClock()
+  const server = await startServer({ ...KEEPALIVE, clock })
   const events = recordEvents(server)
+  const added = nextAdded(server)
   const raw = await rawDial(server, { hello: { caps: [{ name: 'idle', version: 1 }] } })
-  await within(raw.hello, QUICK, "the server's Hello")
-  await sleep(750) // five read timeouts; the Pongs are all the server hears
+  const peer = await within(added, QUICK, 'peer:added')
+  // Ten Pings over 95 virtual seconds (three read timeouts); after each, wait for its Pong to land.
+  await clock.advance(5000)
+  for (let i = 1; i <= 10; i++) {
+    await waitFor(() => raw.received.filter((m) => m.code === 2).length === i, QUICK, `Ping ${i}`)
+    await waitFor(() => peer.lastReceivedAt === clock.now(), QUICK, `Pong ${i} at the server`)
+    if (i < 10) await clock.advance(10_000)
+  }
   assert.equal(events.removed, [])
   assert.is(server.peerCount, 1)
-  assert.ok(raw.received.filter((m) => m.code === 2).length >= 5, 'the server kept pinging')
 })
 
-test('two servers with the same short ping interval and read timeout stay connected across many timeouts', async () => {
-  const timing = { protocols: [proto], pingInterval: 40, readTimeout: 150 }
-  const a = await startServer(timing)
-  const b = await startServer(timing)
-  await link(a, b)
+test('two servers with the same ping interval and read timeout stay connected across many timeouts', async () => {
+  const clock = new VirtualClock()
+  const a = await startServer({ ...KEEPALIVE, clock })
+  const b = await startServer({ ...KEEPALIVE, clock })
+  const { out, in: inbound } = await link(a, b)
   const aEvents = recordEvents(a)
   const bEvents = recordEvents(b)
-  await sleep(750) // five read timeouts: only the Ping/Pong traffic keeps the session alive
+  await clock.advance(5000)
+  for (let i = 0; i < 10; i++) {
+    // Both pinged at this instant: each hears the other's Pong (and Ping) before time moves on.
+    await waitFor(() => out.lastReceivedAt === clock.now() && inbound.lastReceivedAt === clock.now(), QUICK, `round ${i}: traffic both ways`)
+    await clock.advance(10_000)
+  }
   assert.equal(aEvents.removed, [])
   assert.equal(bEvents.removed, [])
   assert.is(a.peerCount, 1)

@@ -70,6 +70,11 @@ export interface DiscoveryOptions {
   limits?: Partial<V4Limits>
   /** Table sizes (geth's by default). */
   tableLimits?: Partial<TableLimits>
+  /**
+   * Told what the user should know: an unreadable database moved aside, no address but
+   * 127.0.0.1 to advertise. @default process.emitWarning
+   */
+  onWarning?: (message: string) => void
 }
 
 /** Events on `discovery.events`. */
@@ -80,8 +85,6 @@ export interface DiscoveryEvents {
   'node:removed': (node: NodeInfo) => void
   /** Our record was re-signed: the endpoint changed (seq is one higher). */
   record: (record: Enr) => void
-  /** Something the user should know (an unreadable database moved aside). */
-  warning: (message: string) => void
 }
 
 /** What {@link Discovery.resolveAddress} learned about a `host:port`. */
@@ -127,7 +130,7 @@ const MAX_TIMER = 2 ** 31 - 1
 
 /** See the module comment. */
 export class Discovery {
-  /** Typed events: `node:added`, `node:removed`, `record`, `warning`. */
+  /** Typed events: `node:added`, `node:removed`, `record`. */
   readonly events = new TypedEvents<DiscoveryEvents>()
   /** Our 64-byte public key. */
   readonly publicKey: Buffer
@@ -617,7 +620,7 @@ export class Discovery {
 
   #warn(message: string): void {
     log('warning: %s', message)
-    if (this.events.listenerCount('warning') > 0) this.events.emit('warning', message)
+    if (this.#opts.onWarning) this.#opts.onWarning(message)
     else process.emitWarning(message, { code: 'DEVP2P_DISCOVERY' })
   }
 

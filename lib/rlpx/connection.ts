@@ -245,7 +245,7 @@ export class RLPxConnection implements Connection {
   start(handlers: ConnectionHandlers): void {
     this.#handlers = handlers
     this.socket.on('data', (chunk: Buffer) => {
-      if (this.#readFailed) return
+      if (this.#readFailed || this.#closed) return
       this.#reader!.push(chunk)
       this.#drain()
     })
@@ -374,10 +374,11 @@ export class RLPxConnection implements Connection {
       this.flush()
       this.#closed = true
       this.socket.end()
-      // Whatever is still queued gets the same deadline as any write, at most.
       this.#clock.clearTimeout(this.#writeTimer)
       this.#writeTimer = undefined
-      this.#clock.setTimeout(() => this.socket.destroy(), CLOSE_GRACE).unref()
+      this.#clock.setTimeout(() => this.socket.destroy(), CLOSE_GRACE)
+      // A paused socket would never see the remote's close: read on, discarding, until it comes.
+      if (this.#handlers) this.socket.resume()
     }
     this.#reportDeferredClose()
     return this.#closedPromise

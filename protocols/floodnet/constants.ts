@@ -16,6 +16,8 @@ export const SEEN_CACHE_SIZE = 32_768
 export const SEEN_TTL = 120_000
 /** Messages delivered but not yet read; the oldest is dropped beyond this. */
 export const RECEIVE_BUFFER = 512
+/** Payload bytes of messages delivered but not yet read; the oldest are dropped beyond this. */
+export const RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024
 /** Messages per second each neighbour may make us relay, and the burst it may spend at once. */
 export const RATE_LIMIT = { rate: 200, burst: 400 }
 /** Relays queued towards one neighbour before further relays to it are dropped. */

@@ -9,7 +9,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { systemClock, type Clock } from '../../lib/clock.js'
 import { MessageDecodeError, ServerStateError, TypedEvents, uint } from '../../lib/index.js'
 import { logger, shortId } from '../../lib/log.js'
-import { MAX_BACKLOG_BYTES, MAX_HOPS, MAX_OUTSTANDING_SENDS, MAX_PAYLOAD, RATE_LIMIT, RECEIVE_BUFFER, SEEN_CACHE_SIZE, SEEN_TTL } from './constants.js'
+import { MAX_BACKLOG_BYTES, MAX_HOPS, MAX_OUTSTANDING_SENDS, MAX_PAYLOAD, RATE_LIMIT, RECEIVE_BUFFER, RECEIVE_BUFFER_BYTES, SEEN_CACHE_SIZE, SEEN_TTL } from './constants.js'
 import { SeenCache } from './seen-cache.js'
 import { TokenBucket } from './token-bucket.js'
 
@@ -110,6 +110,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
   #messageId: (payload: Uint8Array) => Uint8Array
   #neighbours = new Map<string, Neighbour>()
   #inbox: Delivery[] = []
+  #inboxBytes = 0
   #readers: ((d: Delivery | undefined) => void)[] = []
   #closed = false
   #clock: Clock
@@ -130,6 +131,11 @@ export class FloodEngine implements AsyncIterable<Delivery> {
   /** Undelivered messages currently buffered. */
   get buffered(): number {
     return this.#inbox.length
+  }
+
+  /** Bytes of relays to neighbour `id` not yet taken by its connection (bounded by 1 MiB). */
+  backlog(id: string): number {
+    return this.#neighbours.get(id)?.outstandingBytes ?? 0
   }
 
   /** Ids of the current neighbours. */
@@ -219,6 +225,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
   /** The next delivered message; resolves `undefined` once the engine is closed. */
   read(): Promise<Delivery | undefined> {
     const next = this.#inbox.shift()
+    if (next) this.#inboxBytes -= next.payload.length
     if (next || this.#closed) return Promise.resolve(next)
     return new Promise((resolve) => this.#readers.push(resolve))
   }
@@ -246,8 +253,10 @@ export class FloodEngine implements AsyncIterable<Delivery> {
       return
     }
     this.#inbox.push(d)
-    if (this.#inbox.length > this.receiveBuffer) {
+    this.#inboxBytes += d.payload.length
+    while (this.#inbox.length > this.receiveBuffer || this.#inboxBytes > RECEIVE_BUFFER_BYTES) {
       const oldest = this.#inbox.shift()!
+      this.#inboxBytes -= oldest.payload.length
       this.#drop({ reason: 'receive-buffer-full', id: oldest.id, origin: oldest.origin, from: oldest.from })
     }
   }

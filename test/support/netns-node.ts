@@ -8,9 +8,14 @@ import { Discovery } from '../../lib/discover/discovery.js'
 const options = JSON.parse(process.argv[2] ?? '{}') as { host?: string; bootnodes?: string[] }
 const say = (o: object): void => console.log(JSON.stringify(o, (_, v) => (typeof v === 'bigint' ? v.toString() : v)))
 
-const disc = new Discovery({ privateKey: generatePrivateKey(), bind: { host: options.host ?? '0.0.0.0', port: 0 }, bootnodes: options.bootnodes ?? [], revalidateInterval: 500 })
+const disc = new Discovery({
+  privateKey: generatePrivateKey(),
+  bind: { host: options.host ?? '0.0.0.0', port: 0 },
+  bootnodes: options.bootnodes ?? [],
+  revalidateInterval: 500,
+  onWarning: (m) => say({ event: 'warning', message: m }),
+})
 disc.events.on('record', (r) => say({ event: 'record', enr: r.toString(), seq: r.seq, ip: r.ip, enode: disc.enode }))
-disc.events.on('warning', (m) => say({ event: 'warning', message: m }))
 await disc.start()
 say({ event: 'ready', id: disc.id, enode: disc.enode, port: disc.address.port, advertised: disc.advertised, seq: disc.localRecord.seq })
 
