@@ -132,7 +132,7 @@ async function pool(count: number, limit: number, task: (i: number) => Promise<v
 async function dial(impl: Impl, address: string, count: number): Promise<void> {
   if (impl === 'ours') {
     await pool(count, DIAL_CONCURRENCY, async () => {
-      const client = new Server({ privateKey: generatePrivateKey(), listenAddr: null, maxPeers: 1, protocols: [IDLE_PROTOCOL] })
+      const client = new Server({ privateKey: generatePrivateKey(), listenAddr: null, discovery: false, maxPeers: 1, protocols: [IDLE_PROTOCOL] })
       await client.start()
       await client.connect(address)
     })

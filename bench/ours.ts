@@ -8,7 +8,7 @@ import { deferred } from './support.js'
 
 /** Starts a Server on 127.0.0.1 (OS-chosen port) with `protocols` and `options`. */
 export async function startOurNode(protocols: Protocol[], options: Partial<ServerOptions> = {}): Promise<Server> {
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', maxPeers: 10, ...options, protocols })
+  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, maxPeers: 10, ...options, protocols })
   await server.start()
   return server
 }

@@ -48,7 +48,7 @@ interface SimNode {
 
 async function startNode(bootnodes: string[], maxPeers: number): Promise<SimNode> {
   const net = new Floodnet({ desired, bootnodes, random })
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', maxPeers, maxPendingPeers: 200, protocols: [net.protocol] })
+  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, maxPeers, maxPendingPeers: 200, protocols: [net.protocol] })
   net.attach(server)
   await server.start()
   net.start()

@@ -3,6 +3,7 @@
  * {@link InvalidOptionError} naming it, at construction time.
  * @module
  */
+import { isIP } from 'node:net'
 import { systemClock, type Clock } from './clock.js'
 import { isValidPrivateKey } from './crypto/index.js'
 import { parseEnode, type Enode } from './enode.js'
@@ -75,7 +76,11 @@ export interface ServerOptions {
   dialRatio?: number
   /** Sub-protocols to run with every peer that shares them. @default [] */
   protocols?: Protocol[]
-  /** enode URLs dialled once at start. @default [] */
+  /**
+   * Nodes dialled once at start, and discovery's starting points: `enode://` URLs, `enr:`
+   * records, or `host:port` of a node running discovery (its key is learnt from its signed
+   * Pong; needs discovery). @default []
+   */
   bootnodes?: string[]
   /** enode URLs kept connected: redialled with jittered backoff whenever they drop. @default [] */
   staticNodes?: string[]
@@ -115,6 +120,15 @@ export interface ServerOptions {
   random?: Random
   /** How connections are made; the simulator passes an in-memory one. @default TCP with RLPx */
   transport?: TransportFactory
+  /**
+   * Run discv4 on UDP (on the TCP port) and fill the outbound slots from the nodes it finds.
+   * Needs a listener. @default true
+   */
+  discovery?: boolean
+  /** Directory of the discovery node database (created if missing); without it, nothing known survives a restart. @default none */
+  dataDir?: string
+  /** The IP to put in our enode and record, whatever we listen on or peers report (a NAT's public address). @default chosen from the listener and the default route */
+  advertiseAddr?: string
 }
 
 /** {@link ServerOptions} with every default applied and every enode parsed. */
@@ -143,6 +157,11 @@ export interface ResolvedOptions {
   clock: Clock
   random: Random
   transport: TransportFactory
+  discovery: boolean
+  dataDir: string | undefined
+  advertiseAddr: string | undefined
+  /** Bootnodes given as `host:port`, resolved through discovery at start. */
+  bootAddresses: { host: string; port: number }[]
 }
 
 function integer(options: ServerOptions, key: keyof ServerOptions, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -153,15 +172,25 @@ function integer(options: ServerOptions, key: keyof ServerOptions, fallback: num
   return value
 }
 
+/** `host:port` (a name, an IPv4 or a bracketed IPv6, and a port), or undefined when `text` is not that. */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text)
+  const port = m ? Number(m[3]) : 0
+  if (!m || port < 1 || port > 65535) return undefined
+  return { host: (m[1] ?? m[2])!, port }
+}
+
 function enodes(options: ServerOptions, key: 'bootnodes' | 'staticNodes'): Enode[] {
   const list = options[key] ?? []
   if (!Array.isArray(list)) throw new InvalidOptionError(key, 'must be an array of enode URLs')
-  return list.map((url, i) => {
+  return list.flatMap((url, i) => {
+    // host:port bootnodes are resolved through discovery at start.
+    if (key === 'bootnodes' && typeof url === 'string' && parseHostPort(url)) return []
     const node = parseOrThrow(url, key, i)
     if (node.host === undefined || node.tcpPort === undefined) {
       throw new InvalidOptionError(key, `entry ${i} has no address; give enode://<key>@<host>:<port>`)
     }
-    return node
+    return [node]
   })
 }
 
@@ -228,6 +257,13 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (typeof random !== 'function') throw new InvalidOptionError('random', 'must be a function returning numbers in [0, 1)')
   const transport = options.transport ?? tcpTransport
   if (typeof transport !== 'function') throw new InvalidOptionError('transport', 'must be a function (context) => Transport')
+  const discovery = options.discovery ?? true
+  if (typeof discovery !== 'boolean') throw new InvalidOptionError('discovery', 'must be true or false')
+  if (options.dataDir !== undefined && typeof options.dataDir !== 'string') throw new InvalidOptionError('dataDir', 'must be a directory path')
+  const advertiseAddr = options.advertiseAddr
+  if (advertiseAddr !== undefined && isIP(advertiseAddr) === 0) throw new InvalidOptionError('advertiseAddr', `${JSON.stringify(advertiseAddr)} is not an IP address`)
+  const bootAddresses = (Array.isArray(options.bootnodes) ? options.bootnodes : []).flatMap((b) => (typeof b === 'string' ? (parseHostPort(b) ?? []) : []))
+  if (bootAddresses.length > 0 && !discovery) throw new InvalidOptionError('bootnodes', 'a host:port bootnode needs discovery to learn its key; give its enode URL, or turn discovery on')
   const d = SERVER_DEFAULTS
   const maxMessageSize = integer(options, 'maxMessageSize', d.maxMessageSize, 1024, MAX_FRAME_SIZE)
   return {
@@ -255,5 +291,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     clock,
     random,
     transport,
+    discovery,
+    dataDir: options.dataDir,
+    advertiseAddr,
+    bootAddresses,
   }
 }

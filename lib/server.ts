@@ -4,9 +4,11 @@
  * @module
  */
 import type { Timer } from './clock.js'
-import { INBOUND_THROTTLE, INBOUND_THROTTLE_ENTRIES, resolveOptions, type ResolvedOptions, type ServerOptions } from './config.js'
+import { INBOUND_THROTTLE, INBOUND_THROTTLE_ENTRIES, parseHostPort, resolveOptions, type ResolvedOptions, type ServerOptions } from './config.js'
 import { publicKeyOf } from './crypto/index.js'
 import { Dialer, type DialNode } from './dial.js'
+import { advertisedIp } from './discover/address.js'
+import { Discovery, type DialCandidates } from './discover/discovery.js'
 import { DisconnectError, DiscReason, reasonForError, reasonText } from './disconnect.js'
 import { formatEnode, nodeId, parseEnode, type Enode } from './enode.js'
 import { HandshakeTimeoutError, ServerStateError } from './errors.js'
@@ -49,10 +51,15 @@ export interface NodeInfo {
   id: string
   name: string
   enode: string
+  /** Our signed node record, when discovery runs. */
+  enr: string | null
   listenAddr: string | null
-  ports: { listener: number | null }
+  ports: { listener: number | null; discovery: number | null }
   protocols: Record<string, unknown>
 }
+
+/** Tries at binding TCP and UDP to one OS-chosen port before giving up. */
+const PORT_PAIR_ATTEMPTS = 8
 
 /** A server that is starting, running, stopping or stopped. */
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
@@ -91,6 +98,10 @@ export class Server {
   #dialer: Dialer<Peer>
   /** Static nodes added before start(): dialled by start(). */
   #early: DialNode[] = []
+  #discovery: Discovery | undefined
+  #candidates: DialCandidates | undefined
+  /** The IP our enode shows when discovery does not run (it keeps its own, learnt from peers too). */
+  #advertisedIp: string | undefined
 
   constructor(options: ServerOptions) {
     this.#opts = resolveOptions(options)
@@ -151,15 +162,21 @@ export class Server {
     return this.#opts.clock
   }
 
+  /** Discovery, while it runs (`discovery: true` and started). */
+  get discovery(): Discovery | undefined {
+    return this.#discovery
+  }
+
   /**
-   * This node's enode URL. When listening on every interface the host shown is 127.0.0.1:
-   * this library does no NAT or public-address discovery.
+   * This node's enode URL. The host is `advertiseAddr`, else the address discovery learnt
+   * from peers, else the listen address — or, on a wildcard, the address of the interface
+   * holding the default route.
    */
   get enode(): string {
     const listen = this.#opts.listen
+    if (this.#discovery && this.#port !== null) return this.#discovery.enode
     if (!listen || this.#port === null) return formatEnode({ publicKey: this.publicKey })
-    const host = listen.host === undefined || listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host === '::' ? '::1' : listen.host
-    return formatEnode({ publicKey: this.publicKey, host, tcpPort: this.#port })
+    return formatEnode({ publicKey: this.publicKey, host: this.#advertisedIp ?? listen.host, tcpPort: this.#port })
   }
 
   /** Identity, address and per-protocol information about this node. */
@@ -171,8 +188,9 @@ export class Server {
       id: this.id,
       name: this.#opts.name,
       enode: this.enode,
+      enr: this.#discovery?.localRecord.toString() ?? null,
       listenAddr: listen ? `${listen.host?.includes(':') ? `[${listen.host}]` : (listen.host ?? '')}:${this.#port ?? listen.port}` : null,
-      ports: { listener: this.#port },
+      ports: { listener: this.#port, discovery: this.#discovery?.address.port ?? null },
       protocols,
     }
   }
@@ -188,24 +206,77 @@ export class Server {
     this.#state = 'starting'
     const { maxPeers, dialRatio, listen } = this.#opts
     log('%s starting: %d peer slots, %d inbound / %d outbound (maxPeers %d, dialRatio %d), protocols %s', shortId(this.id), maxPeers, this.maxInbound, this.maxOutbound, maxPeers, dialRatio, this.#opts.protocols.map((p) => `${p.name}/${p.version}`).join(',') || 'none')
-    if (listen) {
-      try {
-        await this.#listen(listen)
-      } catch (err) {
-        this.#state = 'new'
-        throw err
-      }
+    try {
+      await this.#bind()
+    } catch (err) {
+      await this.#listener?.close()
+      this.#listener = undefined
+      this.#port = null
+      this.#state = 'new'
+      throw err
     }
     if (this.#state !== 'starting') {
       // stop() came while binding; it could not see the listener yet.
       await this.#listener?.close()
+      await this.#discovery?.stop()
       return
     }
     this.#state = 'running'
+    if (listen) this.events.emit('listening', { host: listen.host ?? '::', port: this.#port!, enode: this.enode })
     for (const node of [...this.#opts.staticNodes, ...this.#early.splice(0)]) this.#dialer.addStatic(node as DialNode)
     for (const node of this.#opts.bootnodes) {
       this.connect(node).catch((err: Error) => log('bootnode %s@%s:%d: %s', shortId(node.id), node.host, node.tcpPort, err.message))
     }
+    for (const { host, port } of this.#opts.bootAddresses) {
+      this.connect(`${host.includes(':') ? `[${host}]` : host}:${port}`).catch((err: Error) => log('bootnode %s:%d: %s', host, port, err.message))
+    }
+    if (this.#discovery && this.maxOutbound > 0) {
+      this.#candidates = this.#discovery.dialCandidates()
+      this.#dialer.setCandidates(this.#candidates)
+    }
+  }
+
+  /**
+   * Binds the listener and, with discovery, its UDP socket on the same port. When the OS
+   * chooses the port, one free for both is searched for: a TCP port whose UDP twin is taken
+   * is given back and another tried.
+   */
+  async #bind(): Promise<void> {
+    const { listen, discovery } = this.#opts
+    if (!listen) {
+      if (discovery) await this.#startDiscovery('0.0.0.0', 0, 0)
+      return
+    }
+    for (let attempt = 1; ; attempt++) {
+      await this.#listen(listen)
+      this.#advertisedIp = advertisedIp(listen.host ?? '0.0.0.0', this.#opts.advertiseAddr).ip
+      if (!discovery) return
+      try {
+        await this.#startDiscovery(listen.host ?? '0.0.0.0', this.#port!, this.#port!)
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || listen.port !== 0 || attempt >= PORT_PAIR_ATTEMPTS) throw err
+        log('UDP port %d is taken; trying another port for TCP and UDP', this.#port)
+        await this.#listener!.close()
+      }
+    }
+  }
+
+  async #startDiscovery(host: string, udpPort: number, tcpPort: number): Promise<void> {
+    const o = this.#opts
+    const discovery = new Discovery({
+      privateKey: o.privateKey,
+      bind: { host, port: udpPort },
+      tcpPort,
+      bootnodes: o.bootnodes,
+      ...(o.dataDir !== undefined && { dataDir: o.dataDir }),
+      ...(o.netrestrict && { netrestrict: o.netrestrict }),
+      ...(o.advertiseAddr !== undefined && { extip: o.advertiseAddr }),
+      clock: o.clock,
+      random: o.random,
+    })
+    await discovery.start()
+    this.#discovery = discovery
   }
 
   async #listen(listen: { host: string | undefined; port: number }): Promise<void> {
@@ -219,8 +290,7 @@ export class Server {
       },
     )
     this.#port = this.#listener.port
-    log('%s listening on %s:%d, enode %s', shortId(this.id), listen.host ?? '*', this.#port, this.enode)
-    this.events.emit('listening', { host: listen.host ?? '::', port: this.#port, enode: this.enode })
+    log('%s listening on %s:%d', shortId(this.id), listen.host ?? '*', this.#port)
   }
 
   /**
@@ -232,6 +302,7 @@ export class Server {
     if (this.#state === 'stopped' || this.#state === 'stopping') return
     this.#state = 'stopping'
     log('%s stopping, %d peers', shortId(this.id), this.#peers.size)
+    this.#candidates?.close()
     this.#dialer.stop(new ServerStateError('server stopped during the dial'))
     const closed = this.#listener ? this.#listener.close() : Promise.resolve()
     for (const { conn } of this.#backlog.splice(0)) conn.destroy()
@@ -245,6 +316,7 @@ export class Server {
     await this.#dialer.settled()
     while (this.#runs.size > 0) await Promise.all([...this.#runs])
     await closed
+    await this.#discovery?.stop()
     this.#state = 'stopped'
   }
 
@@ -270,13 +342,26 @@ export class Server {
   }
 
   /**
-   * Dials `enode` once. Resolves with the peer when it is added (at once when already
-   * connected, and with the remote's connection when both dialled at once and that one was
-   * kept); rejects with the reason when the dial, handshake or admission fails.
-   * @throws {ServerStateError} when the server is not running
+   * Dials a node once: an `enode://` URL, an `enr:` record, a parsed {@link Enode}, or the
+   * `host:port` of a node running discovery — a discv4 Ping learns its key from the signed
+   * Pong, trusted on first use and remembered, so that address later answering with another
+   * key is refused (`IdentityChangedError`). Resolves with the peer when it is added (at once
+   * when already connected, and with the remote's connection when both dialled at once and
+   * that one was kept); rejects with the reason when the dial, handshake or admission fails.
+   * @throws {ServerStateError} when the server is not running, or `host:port` without discovery
+   * @throws {NoDiscoveryError} when nothing answers discovery at `host:port`
    */
   connect(enode: string | Enode): Promise<Peer> {
     if (this.#state !== 'running') return Promise.reject(new ServerStateError('connect() needs a running server; call start() first'))
+    const address = typeof enode === 'string' ? parseHostPort(enode) : undefined
+    if (address) {
+      const discovery = this.#discovery
+      if (!discovery) return Promise.reject(new ServerStateError(`connecting to ${enode} by address needs discovery (it learns the node's key); give its enode URL instead`))
+      return discovery.resolveAddress(address.host, address.port).then((resolved) => {
+        log('%s is %s (%s)', enode, shortId(resolved.enode.id), resolved.trust === 'first-use' ? 'trusted on first use' : 'as remembered')
+        return this.connect(resolved.enode)
+      })
+    }
     let node: Enode
     try {
       node = typeof enode === 'string' ? parseEnode(enode) : enode

@@ -226,7 +226,7 @@ test('a message forged by a peer with another key is delivered nowhere; a valid 
     }
     const key = generatePrivateKey()
     const net = new Floodnet()
-    injector = new Server({ privateKey: key, listenAddr: '127.0.0.1:0', protocols: [net.protocol, rawChat] })
+    injector = new Server({ privateKey: key, listenAddr: '127.0.0.1:0', discovery: false, protocols: [net.protocol, rawChat] })
     net.attach(injector)
     await within(injector.start(), QUICK, 'injector start')
     const injId = injector.id

@@ -46,7 +46,7 @@ test.after.each(async () => {
 })
 
 async function started(protocols: Protocol[], privateKey = generatePrivateKey()): Promise<Server> {
-  const server = new Server({ privateKey, listenAddr: '127.0.0.1:0', protocols })
+  const server = new Server({ privateKey, listenAddr: '127.0.0.1:0', discovery: false, protocols })
   servers.push(server)
   await within(server.start(), QUICK, 'server.start()')
   return server
@@ -333,7 +333,7 @@ test('a flood origin that differs from the signed origin is refused (it would st
 
 test('attach() refuses a server whose key is not the chat key', async () => {
   const chat = new Chat({ privateKey: generatePrivateKey() })
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', protocols: [chat.protocol] })
+  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, protocols: [chat.protocol] })
   assert.throws(() => chat.attach(server), /key/)
 })
 

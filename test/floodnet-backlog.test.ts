@@ -37,7 +37,7 @@ async function nonReader(): Promise<Server> {
       await released
     },
   }
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', protocols: [protocol] })
+  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, protocols: [protocol] })
   stalled.push(server)
   await server.start()
   return server

@@ -41,7 +41,7 @@ async function chatNode(name: string): Promise<ChatNode> {
   const privateKey = generatePrivateKey()
   const net = new Floodnet({ joinBackoff: [1000, 5000] })
   const chat = new Chat({ privateKey, nick: name })
-  const server = new Server({ privateKey, name, listenAddr: '127.0.0.1:0', maxPeers: 50, protocols: [net.protocol, chat.protocol] })
+  const server = new Server({ privateKey, name, listenAddr: '127.0.0.1:0', discovery: false, maxPeers: 50, protocols: [net.protocol, chat.protocol] })
   net.attach(server)
   chat.attach(server)
   const heard: string[] = []

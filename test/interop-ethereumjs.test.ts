@@ -168,7 +168,7 @@ const ourServers: Server[] = []
 const ejsNodes: EjsNode[] = []
 
 async function startOurs(protocols: Protocol[], extra: { pingInterval?: number; readTimeout?: number } = {}): Promise<{ server: Server; removed: PeerRemoved[] }> {
-  const server = new Server({ privateKey: generatePrivateKey(), name: OUR_NAME, listenAddr: '127.0.0.1:0', protocols, ...extra })
+  const server = new Server({ privateKey: generatePrivateKey(), name: OUR_NAME, listenAddr: '127.0.0.1:0', discovery: false, protocols, ...extra })
   ourServers.push(server)
   const removed: PeerRemoved[] = []
   server.events.on('peer:removed', (e) => removed.push(e))

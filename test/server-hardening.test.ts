@@ -141,7 +141,7 @@ test('a start() that fails to bind (EADDRINUSE) leaves the server as new: start(
   const blocker = createNetServer()
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
   const { port } = blocker.address() as { port: number }
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: `127.0.0.1:${port}` })
+  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: `127.0.0.1:${port}`, discovery: false })
   try {
     const err = await rejection(server.start(), 'start() on a taken port')
     assert.match(err.message, /EADDRINUSE/)
@@ -201,7 +201,7 @@ test('typed errors: a refused dial is a DialError (ERR_DIAL); a second handshake
 })
 
 test('stop() while start() is binding leaves no listener behind', async () => {
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0' })
+  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false })
   const starting = server.start()
   await server.stop()
   await starting

@@ -52,10 +52,22 @@ test('nodeInfo() reports id, name, enode, listen address, port and each protocol
     id: server.id,
     name: 'tester/v1',
     enode: server.enode,
+    enr: null,
     listenAddr: `127.0.0.1:${port}`,
-    ports: { listener: port },
+    ports: { listener: port, discovery: null },
     protocols: { desc: { network: 7 }, plain: 'unknown' },
   })
+})
+
+test('with discovery, UDP sits on the TCP port; the enode is discovery\'s and nodeInfo carries the signed record', async () => {
+  const server = await startServer({ discovery: true, protocols: [idleProtocol()] })
+  const info = server.nodeInfo()
+  const port = portOf(server)
+  assert.is(info.ports.discovery, port)
+  assert.is(info.enode, server.discovery!.enode)
+  assert.match(info.enr ?? '', /^enr:/)
+  assert.is(parseEnode(info.enr!).id, server.id)
+  assert.is(parseEnode(info.enr!).tcpPort, port)
 })
 
 test('a dial-only server (listenAddr null) has an enode without address and no listener port', async () => {

@@ -44,6 +44,7 @@ export async function startNode(options: NodeOptions = {}): Promise<FloodNode> {
   const server = new Server({
     privateKey: generatePrivateKey(),
     listenAddr: '127.0.0.1:0',
+    discovery: false,
     handshakeTimeout: 3000,
     maxPendingPeers: 200,
     ...options.server,
@@ -207,7 +208,7 @@ export async function startRawFloodnet(): Promise<RawFloodnet> {
       }
     },
   }
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', handshakeTimeout: 3000, protocols: [protocol] })
+  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, handshakeTimeout: 3000, protocols: [protocol] })
   raws.push(server)
   await within(server.start(), QUICK, 'raw floodnet server.start()')
   const raw: RawFloodnet = {

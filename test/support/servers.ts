@@ -47,6 +47,7 @@ export function newServer(options: Partial<ServerOptions> = {}): Server {
   const server = new Server({
     privateKey: generatePrivateKey(),
     listenAddr: '127.0.0.1:0',
+    discovery: false,
     handshakeTimeout: 3000,
     redialBackoff: [20, 60],
     ...options,
