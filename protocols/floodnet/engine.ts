@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
 import { MessageDecodeError, TypedEvents, uint } from '../../lib/index.js'
 import { logger, shortId } from '../../lib/log.js'
+import { decodeRlp, FIXED_SHAPE_MAX_ITEMS } from '../../lib/rlp.js'
 import { MAX_HOPS, MAX_OUTSTANDING_SENDS, MAX_PAYLOAD, RATE_LIMIT, RECEIVE_BUFFER, SEEN_CACHE_SIZE, SEEN_TTL } from './constants.js'
 import { SeenCache } from './seen-cache.js'
 import { TokenBucket } from './token-bucket.js'
@@ -269,7 +270,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
 export function decodeFlood(wire: Uint8Array, maxPayload: number): { id: Buffer; origin: Buffer; hopsLeft: number; payload: Uint8Array } {
   let list: unknown
   try {
-    list = RLP.decode(wire)
+    list = decodeRlp(wire, { maxItems: FIXED_SHAPE_MAX_ITEMS })
   } catch (err) {
     throw new MessageDecodeError(`flood message is not valid RLP: ${(err as Error).message}`)
   }

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
 import { MessageDecodeError, nodeId, uint, type Enode } from '../../lib/index.js'
+import { decodeRlp, FIXED_SHAPE_MAX_ITEMS } from '../../lib/rlp.js'
 
 /** A decoded JOIN_REQ. */
 export interface JoinRequest {
@@ -26,7 +27,7 @@ export function encodeJoin(req: Omit<JoinRequest, 'requestId'>): Uint8Array {
 export function decodeJoin(payload: Uint8Array): JoinRequest {
   let list: unknown
   try {
-    list = RLP.decode(payload)
+    list = decodeRlp(payload, { maxItems: FIXED_SHAPE_MAX_ITEMS })
   } catch (err) {
     throw new MessageDecodeError(`JOIN_REQ is not valid RLP: ${(err as Error).message}`)
   }
