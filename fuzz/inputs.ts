@@ -59,13 +59,12 @@ const concat = (...parts: Uint8Array[]): Uint8Array => Buffer.concat(parts)
  */
 export function rlpHeader(length: number | bigint, list: boolean, form: 'canonical' | 'long' | 'padded' = 'canonical'): Uint8Array {
   const base = list ? 0xc0 : 0x80
-  const n = BigInt(length)
-  if (form === 'canonical' && n < 56n) return Uint8Array.of(base + Number(n))
-  let hex = n.toString(16)
-  if (hex.length % 2) hex = `0${hex}`
-  if (form === 'padded') hex = `00${hex}`
-  const lengthBytes = Buffer.from(hex, 'hex')
-  return concat(Uint8Array.of(base + 55 + lengthBytes.length), lengthBytes)
+  if (form === 'canonical' && length < 56) return Uint8Array.of(base + Number(length))
+  const bytes: number[] = []
+  if (typeof length === 'bigint') for (let n = length; n > 0n; n >>= 8n) bytes.unshift(Number(n & 0xffn))
+  else for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256)
+  if (form === 'padded') bytes.unshift(0)
+  return Uint8Array.of(base + 55 + bytes.length, ...bytes)
 }
 
 interface Header {
@@ -198,17 +197,33 @@ export function size(max: number): fc.Arbitrary<number> {
   )
 }
 
+/** Bytes of the canonical RLP header for `length` bytes of content. */
+function headerSize(length: number): number {
+  let size = 1
+  if (length >= 56) for (let n = length; n > 0; n = Math.floor(n / 256)) size++
+  return size
+}
+
 /** `content` wrapped in list headers `depth` times, or as many as fit in `max` bytes. */
 function nest(content: Uint8Array, depth: number, max: number): Uint8Array {
-  const heads: Uint8Array[] = []
   let total = content.length
-  for (let i = 0; i < depth; i++) {
-    const head = rlpHeader(total, true)
-    if (total + head.length > max) break
-    heads.push(head)
-    total += head.length
+  let levels = 0
+  for (; levels < depth && total + headerSize(total) <= max; levels++) total += headerSize(total)
+  // Written from the inside out: each header goes just before the list it opens.
+  const out = new Uint8Array(total)
+  let start = total - content.length
+  out.set(content, start)
+  for (let i = 0; i < levels; i++) {
+    const length = total - start
+    const head = headerSize(length)
+    start -= head
+    if (head === 1) out[start] = 0xc0 + length
+    else {
+      out[start] = 0xf7 + head - 1
+      for (let n = length, at = start + head - 1; n > 0; n = Math.floor(n / 256), at--) out[at] = n % 256
+    }
   }
-  return concat(...heads.reverse(), content)
+  return out
 }
 
 /**
