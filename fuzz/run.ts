@@ -27,7 +27,8 @@ const USAGE = `usage: npm run fuzz -- [--seed N] [--runs N] [--target NAME[,NAME
   --runs N     inputs per target (default ${DEFAULT_RUNS})
   --target     run only these targets (see --list)
   --path P     replay the input at fast-check path P (one target only), as a failure prints it
-  --jobs N     targets run at once, each in its own thread (default 1)
+  --jobs N     targets run at once, each in its own thread (default 1, whose timing
+               other processes' load does not skew)
   --list       list the targets and the decoders they drive`
 
 interface Flags {
