@@ -24,7 +24,8 @@ export interface FrameInput {
   secrets: 'real' | 'ones'
   maxFrameSize: number
   stream: Uint8Array
-  cuts: number[]
+  /** Where the stream is cut into the chunks pushed, or 'bytes': one byte per chunk. */
+  cuts: number[] | 'bytes'
   /** For a stream of well-formed frames: the frame data it carries. */
   expect?: Uint8Array[]
 }
@@ -42,7 +43,9 @@ function secrets(kind: FrameInput['secrets']): SessionSecrets {
 }
 
 const maxFrameSize = fc.constantFrom(MAX_FRAME_SIZE, 2048, 1024, 16)
-const cuts = fc.array(fc.nat(), { maxLength: 6 })
+const cuts = fc.oneof({ weight: 9, arbitrary: fc.array(fc.nat(), { maxLength: 6 }) }, { weight: 1, arbitrary: fc.constant('bytes' as const) })
+/** Streams longer than this are not pushed a byte at a time (a test of reassembly, not of speed). */
+const TRICKLE_MAX = 8192
 const body = fc.oneof({ weight: 8, arbitrary: fc.uint8Array({ maxLength: 300 }) }, { weight: 1, arbitrary: size(64 * 1024).map((n) => new Uint8Array(n).fill(0x5a)) })
 
 const honest: fc.Arbitrary<FrameInput> = fc
@@ -124,9 +127,13 @@ export const frame: Target<FrameInput> = {
     const reader = new FrameReader(secrets(input.secrets), input.maxFrameSize)
     const got: Uint8Array[] = []
     const read = (): void => {
-      const at = [...new Set(input.cuts.map((c) => c % (input.stream.length + 1)))].sort((a, b) => a - b)
+      const n = input.stream.length
+      const at =
+        input.cuts === 'bytes'
+          ? Array.from({ length: Math.min(n, TRICKLE_MAX) }, (_, i) => i)
+          : [...new Set(input.cuts.map((c) => c % (n + 1)))].sort((a, b) => a - b)
       let from = 0
-      for (const to of [...at, input.stream.length]) {
+      for (const to of [...at, n]) {
         reader.push(Buffer.from(input.stream.subarray(from, to)))
         from = to
         for (let f = reader.next(); f !== undefined; f = reader.next()) got.push(f)
@@ -147,5 +154,8 @@ export const frame: Target<FrameInput> = {
     if (reader.buffered < 0 || reader.buffered > input.stream.length) throw new PropertyViolation(`buffered is ${reader.buffered}`)
   },
   bytes: (input) => input.stream,
-  valid: [{ secrets: 'ones', maxFrameSize: MAX_FRAME_SIZE, stream: vectorFrame, cuts: [7, 40] }],
+  valid: [
+    { secrets: 'ones', maxFrameSize: MAX_FRAME_SIZE, stream: vectorFrame, cuts: [7, 40] },
+    { secrets: 'ones', maxFrameSize: MAX_FRAME_SIZE, stream: vectorFrame, cuts: 'bytes' },
+  ],
 }
