@@ -39,7 +39,7 @@ export function ignoreTyped(fn: () => void): void {
 export type FailureKind = 'untyped error' | 'property violated' | 'too slow' | 'hang' | 'crash'
 
 /** The input failed; `kind` says how. */
-export class FuzzFailure extends Error {
+class FuzzFailure extends Error {
   constructor(
     readonly kind: FailureKind,
     message: string,
@@ -56,7 +56,7 @@ export class FuzzFailure extends Error {
  * that does quadratic work, or builds an object per input byte, over a message of a few
  * hundred KiB exceeds it.
  */
-export function timeBoundMs(size: number): number {
+function timeBoundMs(size: number): number {
   return 50 + size / 10_240
 }
 
@@ -94,7 +94,7 @@ function retryTime<T>(target: Target<T>, input: T): number {
 }
 
 /** Checks the property on one input. @throws {FuzzFailure} */
-export function checkInput<T>(target: Target<T>, input: T, timeBound = true): void {
+function checkInput<T>(target: Target<T>, input: T, timeBound = true): void {
   let ms = wallTime(target, input)
   if (!timeBound) return
   const size = target.bytes(input).length

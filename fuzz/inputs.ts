@@ -231,7 +231,7 @@ function nest(content: Uint8Array, depth: number, max: number): Uint8Array {
  * large string (a decoder that copies each list's content does depth × size work), and a
  * list of `count` one-byte items (one object per input byte).
  */
-export function bombs(max: number): fc.Arbitrary<Uint8Array> {
+function bombs(max: number): fc.Arbitrary<Uint8Array> {
   return fc.oneof(
     fc
       .record({ depth: fc.integer({ min: 1, max: 20_000 }), leaf: size(max) })
@@ -267,7 +267,7 @@ function listItems(seed: Uint8Array): Uint8Array[] | undefined {
 }
 
 /** A seed's list with a bomb in place of one item or after the last: where a decoder expects a field. */
-export function bombInside(seeds: readonly Uint8Array[], max: number): fc.Arbitrary<Uint8Array> {
+function bombInside(seeds: readonly Uint8Array[], max: number): fc.Arbitrary<Uint8Array> {
   const lists = seeds.map(listItems).filter((items): items is Uint8Array[] => items !== undefined)
   if (lists.length === 0) return bombs(max)
   return fc.record({ list: fc.nat(lists.length - 1), slot: fc.nat(16), bomb: bombs(max) }).map(({ list, slot, bomb }) => {
