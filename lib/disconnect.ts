@@ -3,9 +3,9 @@
  * that pending reads and writes reject with once a peer is gone.
  * @module
  */
-import { RLP } from '@ethereumjs/rlp'
 import { Devp2pError, FrameMacError, HandshakeTimeoutError, InvalidMessageCodeError, MessageDecodeError, MessageTooLargeError, WriteBufferFullError, WriteTimeoutError } from './errors.js'
 import { uint, type RlpItem } from './message.js'
+import { decodeRlp, FIXED_SHAPE_MAX_ITEMS } from './rlp.js'
 
 /** The reason codes of the p2p Disconnect message (rlpx.md). */
 export enum DiscReason {
@@ -53,7 +53,7 @@ export function decodeDisconnectReason(payload: Uint8Array): number | undefined 
   if (payload.length === 0) return undefined
   let decoded: unknown
   try {
-    decoded = RLP.decode(payload, true).data
+    decoded = decodeRlp(payload, { trailing: true, maxItems: FIXED_SHAPE_MAX_ITEMS })
   } catch {
     return undefined
   }

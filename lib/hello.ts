@@ -6,6 +6,7 @@
 import { RLP } from '@ethereumjs/rlp'
 import { MessageDecodeError } from './errors.js'
 import { uint, type RlpItem } from './message.js'
+import { decodeRlp } from './rlp.js'
 import type { Cap } from './protocol.js'
 
 /** The p2p protocol version we speak (5: snappy after Hello). */
@@ -48,7 +49,7 @@ export function decodeHello(payload: Uint8Array): Hello {
   }
   let list: unknown
   try {
-    list = RLP.decode(payload, true).data
+    list = decodeRlp(payload, { trailing: true })
   } catch (err) {
     throw new MessageDecodeError(`Hello is not valid RLP: ${(err as Error).message}`)
   }

@@ -5,9 +5,16 @@
  */
 import { RLP, type Input } from '@ethereumjs/rlp'
 import { MessageDecodeError } from './errors.js'
+import { decodeRlp } from './rlp.js'
 
 /** One decoded RLP item: a byte string or a list of items. */
 export type RlpItem = Uint8Array | RlpItem[]
+
+/**
+ * Items {@link Msg.decode} decodes at most by default, strings and lists at any depth:
+ * without a bound a peer could make one message cost an object per byte it sends.
+ */
+export const MAX_DECODE_ITEMS = 65_536
 
 /** A received message. */
 export class Msg {
@@ -30,18 +37,22 @@ export class Msg {
   }
 
   /**
-   * The items of the payload's RLP list, as {@link sendItems} wrote them.
-   * @throws {MessageDecodeError} when the payload is not exactly one RLP list
+   * The items of the payload's RLP list, as {@link sendItems} wrote them. Byte strings are
+   * views into the payload.
+   * @param options.maxItems most items to decode, strings and lists at any depth
+   *   (default {@link MAX_DECODE_ITEMS}); raise it for messages that carry more
+   * @throws {MessageDecodeError} when the payload is not exactly one canonical RLP list,
+   *   or holds more than `maxItems` items
    */
-  decode(): RlpItem[] {
-    let decoded: unknown
+  decode({ maxItems = MAX_DECODE_ITEMS }: { maxItems?: number } = {}): RlpItem[] {
+    let decoded: RlpItem
     try {
-      decoded = RLP.decode(this.payload)
+      decoded = decodeRlp(this.payload, { maxItems })
     } catch (err) {
-      throw new MessageDecodeError(`message ${this.code}: payload is not valid RLP (${(err as Error).message})`, { cause: err })
+      throw new MessageDecodeError(`message ${this.code}: ${(err as Error).message}`, { cause: err })
     }
     if (!Array.isArray(decoded)) throw new MessageDecodeError(`message ${this.code}: payload is an RLP string, expected a list`)
-    return decoded as RlpItem[]
+    return decoded
   }
 }
 

@@ -26,6 +26,7 @@ import {
 } from '../errors.js'
 import { ECIES_OVERHEAD, eciesDecrypt, eciesEncrypt } from './ecies.js'
 import { uint, type RlpItem } from '../message.js'
+import { decodeRlp } from '../rlp.js'
 
 /** Largest EIP-8 size prefix accepted, as go-ethereum does. */
 export const MAX_HANDSHAKE_PACKET = 2048
@@ -100,7 +101,7 @@ function decodeList(plaintext: Buffer, what: string): unknown[] {
   let decoded: unknown
   try {
     // EIP-8: decode the first RLP item only; padding and future data follow it.
-    decoded = RLP.decode(plaintext, true).data
+    decoded = decodeRlp(plaintext, { trailing: true })
   } catch (err) {
     throw new HandshakeFormatError(`${what} body is not valid RLP: ${(err as Error).message}`)
   }

@@ -9,6 +9,7 @@
 import { RLP } from '@ethereumjs/rlp'
 import { eciesDecrypt, eciesEncrypt, keccak256, MessageDecodeError, nodeId, publicKeyOf, uint } from '../../lib/index.js'
 import { recover, sign } from '../../lib/crypto/index.js'
+import { decodeRlp, FIXED_SHAPE_MAX_ITEMS } from '../../lib/rlp.js'
 
 /** The two kinds of chat envelope, the first RLP element. */
 export enum ChatKind {
@@ -92,7 +93,7 @@ const id32 = (item: unknown, what: string): Buffer => {
 export function openEnvelope(payload: Uint8Array): Envelope {
   let list: unknown
   try {
-    list = RLP.decode(payload)
+    list = decodeRlp(payload, { maxItems: FIXED_SHAPE_MAX_ITEMS })
   } catch (err) {
     throw new MessageDecodeError(`chat message is not valid RLP: ${(err as Error).message}`)
   }
@@ -130,7 +131,7 @@ export function unsealDirect(envelope: Envelope, privateKey: Uint8Array): { nick
   const body = eciesDecrypt(privateKey, envelope.sealed!)
   let list: unknown
   try {
-    list = RLP.decode(body)
+    list = decodeRlp(body, { maxItems: FIXED_SHAPE_MAX_ITEMS })
   } catch {
     throw new MessageDecodeError('direct message body is not valid RLP')
   }

@@ -9,6 +9,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { systemClock, type Clock } from '../../lib/clock.js'
 import { MessageDecodeError, ServerStateError, TypedEvents, uint } from '../../lib/index.js'
 import { logger, shortId } from '../../lib/log.js'
+import { decodeRlp, FIXED_SHAPE_MAX_ITEMS } from '../../lib/rlp.js'
 import { MAX_BACKLOG_BYTES, MAX_HOPS, MAX_OUTSTANDING_SENDS, MAX_PAYLOAD, RATE_LIMIT, RECEIVE_BUFFER, RECEIVE_BUFFER_BYTES, SEEN_CACHE_SIZE, SEEN_TTL } from './constants.js'
 import { SeenCache } from './seen-cache.js'
 import { TokenBucket } from './token-bucket.js'
@@ -291,7 +292,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
 export function decodeFlood(wire: Uint8Array, maxPayload: number): { id: Buffer; origin: Buffer; hopsLeft: number; payload: Uint8Array } {
   let list: unknown
   try {
-    list = RLP.decode(wire)
+    list = decodeRlp(wire, { maxItems: FIXED_SHAPE_MAX_ITEMS })
   } catch (err) {
     throw new MessageDecodeError(`flood message is not valid RLP: ${(err as Error).message}`)
   }

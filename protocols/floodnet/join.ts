@@ -17,6 +17,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { MessageDecodeError, nodeId, uint, type Enode, type RlpItem } from '../../lib/index.js'
 import { isValidPublicKey } from '../../lib/crypto/index.js'
 import { isDialableIp, type Netlist } from '../../lib/netutil.js'
+import { decodeRlp, FIXED_SHAPE_MAX_ITEMS } from '../../lib/rlp.js'
 
 /** Bytes of a join token. */
 export const TOKEN_SIZE = 8
@@ -44,7 +45,7 @@ export function newToken(): string {
 function decodeList(payload: Uint8Array, what: string, min: number): RlpItem[] {
   let list: unknown
   try {
-    list = RLP.decode(payload)
+    list = decodeRlp(payload, { maxItems: FIXED_SHAPE_MAX_ITEMS })
   } catch (err) {
     throw new MessageDecodeError(`${what} is not valid RLP: ${(err as Error).message}`)
   }
