@@ -225,6 +225,8 @@ export class Chat {
   #announced = false
   /** Refresh period declared in our newest announcement: our next message must come within it. */
   #declared = 0
+  /** Timestamp of our newest announcement. */
+  #presenceStamp = 0
   #refreshTimer: Timer | undefined
   #expiryTimer: Timer | undefined
   #expiryAt: number | undefined
@@ -259,7 +261,7 @@ export class Chat {
     // a mismatched key would make every message we send vanish without a trace.
     if (this.#selfId !== host.id) throw new InvalidOptionError('privateKey', "chat's key must be the server's key")
     this.#host = host
-    this.#attachedAt = this.#clock.now()
+    this.#attachedAt = this.#now()
     this.#engine = new FloodEngine({
       ...this.#options,
       maxPayload: MAX_ENVELOPE,
@@ -295,7 +297,7 @@ export class Chat {
     if (nick === this.#nick) return
     this.#nick = nick
     if (this.#announced) this.#announce(false)
-    else if (this.#host) this.roster.setSelf(decodeEnvelope(this.#presence(false)) as PresenceEnvelope, this.#clock.now())
+    else if (this.#host) this.roster.setSelf(decodeEnvelope(this.#presence(false)) as PresenceEnvelope, this.#now())
   }
 
   /** Present members, us included, most recently heard first. */
@@ -318,7 +320,7 @@ export class Chat {
    * @throws {RangeError} when the text is over 2 KiB
    */
   send(text: string): string {
-    const now = this.#clock.now()
+    const now = this.#now()
     const payload = encodeBroadcast(this.#privateKey, this.#nick, text, now)
     const id = this.#publish(payload)
     this.history.add({ id, timestamp: now, payload }, now)
@@ -333,7 +335,7 @@ export class Chat {
    */
   sendDirect(target: string, text: string): { id: string; to: Recipient } {
     const to = this.resolve(target)
-    const id = this.#publish(encodeDirect(this.#privateKey, to.publicKey, this.#nick, text, this.#clock.now()))
+    const id = this.#publish(encodeDirect(this.#privateKey, to.publicKey, this.#nick, text, this.#now()))
     if (this.#pending.size >= MAX_PENDING_RECEIPTS) this.#settle(this.#pending.keys().next().value!, 'not-confirmed')
     const timer = this.#clock.setTimeout(() => this.#settle(id, 'not-confirmed'), this.#receiptTimeout)
     timer.unref()
@@ -372,7 +374,7 @@ export class Chat {
   stop(): void {
     if (this.#stopped) return
     this.#stopped = true
-    if (this.#announced && this.#links.size > 0) this.#engine?.publish(encodeGoodbye(this.#privateKey, this.#clock.now()))
+    if (this.#announced && this.#links.size > 0) this.#engine?.publish(encodeGoodbye(this.#privateKey, Math.max(this.#now(), this.#presenceStamp + 1)))
     this.#clock.clearTimeout(this.#refreshTimer)
     this.#clock.clearTimeout(this.#expiryTimer)
     for (const p of this.#pending.values()) this.#clock.clearTimeout(p.timer)
@@ -384,7 +386,7 @@ export class Chat {
   // Links
 
   async #run(peer: ChatPeer, rw: MsgReadWriter): Promise<void> {
-    const now = (): number => this.#clock.now()
+    const now = (): number => this.#now()
     const link: Link = {
       peer,
       rw,
@@ -422,7 +424,7 @@ export class Chat {
           log('%s asked for the %s too often; not answered', shortId(link.peer.id), history ? 'history' : 'roster')
           return
         }
-        const entries = history ? this.history.payloads(this.#clock.now()) : this.roster.announcements(ROSTER_SYNC_MAX)
+        const entries = history ? this.history.payloads(this.#now()) : this.roster.announcements(ROSTER_SYNC_MAX)
         link.rw
           .writeMsg(history ? ChatMsg.History : ChatMsg.Roster, encodeResponse(requestId, entries))
           .catch((err: Error) => log('%s answer to %s not sent: %s', history ? 'history' : 'roster', shortId(link.peer.id), err.message))
@@ -454,7 +456,7 @@ export class Chat {
     }
     this.#clock.clearTimeout(asked.timer)
     link.requests.delete(requestId)
-    const now = this.#clock.now()
+    const now = this.#now()
     const want = code === ChatMsg.History ? ChatKind.Broadcast : ChatKind.Presence
     const verified: Envelope[] = []
     for (const bytes of envelopes) {
@@ -503,7 +505,7 @@ export class Chat {
       // Relays skip the flood origin, and that node drops the message as its own: a forged
       // origin would steer a message away from the node it names.
       if (origin !== env.origin) throw new Error(`flood origin ${origin.slice(0, 8)} is not the signer ${env.origin.slice(0, 8)}`)
-      const now = this.#clock.now()
+      const now = this.#now()
       if (Math.abs(env.timestamp - now) > this.#window) throw new Error(`timestamp ${env.timestamp} is outside the ±${this.#window} ms window`)
       if (!this.#rate(env.origin)) throw new Error(`${env.origin.slice(0, 8)} is over its rate of ${ORIGIN_RATE.rate} messages/s`)
       const admission = this.guard.admit(env.id, env.timestamp + this.#window, now)
@@ -530,7 +532,7 @@ export class Chat {
   #rate(origin: string): boolean {
     let bucket = this.#rates.get(origin)
     if (bucket) this.#rates.delete(origin)
-    else bucket = new TokenBucket(ORIGIN_RATE.rate, ORIGIN_RATE.burst, () => this.#clock.now())
+    else bucket = new TokenBucket(ORIGIN_RATE.rate, ORIGIN_RATE.burst, () => this.#now())
     this.#rates.set(origin, bucket)
     if (this.#rates.size > RATE_TABLE_SIZE) this.#rates.delete(this.#rates.keys().next().value!)
     return bucket.take()
@@ -548,7 +550,7 @@ export class Chat {
   }
 
   #deliver(env: Envelope): void {
-    const now = this.#clock.now()
+    const now = this.#now()
     switch (env.kind) {
       case ChatKind.Broadcast:
         this.#changed(this.roster.heard({ origin: env.origin, originKey: env.originKey, timestamp: env.timestamp, nick: env.nick }, now))
@@ -579,7 +581,7 @@ export class Chat {
     }
     if (body.kind === DirectKind.Message) {
       this.events.emit('direct', { ...toMessage(env, body.nick, body.text), recipient: this.#selfId })
-      this.#publish(encodeReceipt(this.#privateKey, env.originKey, env.id, this.#clock.now()))
+      this.#publish(encodeReceipt(this.#privateKey, env.originKey, env.id, this.#now()))
       return
     }
     const pending = this.#pending.get(body.messageId)
@@ -621,12 +623,14 @@ export class Chat {
     } catch (err) {
       log('our enode %s gives no address to announce: %s', this.#host!.enode, (err as Error).message)
     }
-    return encodePresence(this.#privateKey, { nick: this.#nick, host, port, interval: this.#declared, joining }, this.#clock.now())
+    // Strictly increasing: receivers apply only an announcement newer than the last one.
+    this.#presenceStamp = Math.max(this.#now(), this.#presenceStamp + 1)
+    return encodePresence(this.#privateKey, { nick: this.#nick, host, port, interval: this.#declared, joining }, this.#presenceStamp)
   }
 
   #announce(joining: boolean): void {
     const payload = this.#presence(joining)
-    this.roster.setSelf(decodeEnvelope(payload) as PresenceEnvelope, this.#clock.now())
+    this.roster.setSelf(decodeEnvelope(payload) as PresenceEnvelope, this.#now())
     this.#announced = true
     this.#publish(payload)
   }
@@ -640,7 +644,7 @@ export class Chat {
     if (this.#announced && !this.#stopped) {
       this.#clock.clearTimeout(this.#refreshTimer)
       const factor = 1 - PRESENCE_JITTER + 2 * PRESENCE_JITTER * this.#random()
-      this.#refreshTimer = this.#clock.setTimeout(() => this.#announce(false), Math.min(this.#declared, this.presencePeriod * factor))
+      this.#refreshTimer = this.#clock.setTimeout(() => this.#announce(false), Math.min(this.#declared, Math.round(this.presencePeriod * factor)))
       this.#refreshTimer.unref()
     }
     return id
@@ -656,10 +660,15 @@ export class Chat {
     if (next === undefined) return
     this.#expiryTimer = this.#clock.setTimeout(() => {
       this.#expiryAt = undefined
-      for (const change of this.roster.expire(this.#clock.now())) this.#changed(change)
+      for (const change of this.roster.expire(this.#now())) this.#changed(change)
       this.#scheduleExpiry()
-    }, next - this.#clock.now() + 1)
+    }, next - this.#now() + 1)
     this.#expiryTimer.unref()
+  }
+
+  /** Whole milliseconds: a virtual clock can stand between two. */
+  #now(): number {
+    return Math.floor(this.#clock.now())
   }
 
   #nickOf(id: string): { nick?: string } {
