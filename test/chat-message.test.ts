@@ -65,13 +65,13 @@ test('broadcast, presence and goodbye round-trip with origin, key, timestamp and
   assert.is(decodeEnvelope(encodeBroadcast(ann, 'ann', 'héllo ☃', T)).id, b.id, 'same content, same id')
   assert.is.not(decodeEnvelope(encodeBroadcast(ann, 'ann', 'héllo ☃', T + 1)).id, b.id)
 
-  const p = decodeEnvelope(encodePresence(ann, { nick: 'ann', host: '10.1.2.3', port: 30303, interval: 375_000, joining: true }, T))
-  assert.equal(p.kind === ChatKind.Presence && [p.nick, p.host, p.port, p.interval, p.joining], ['ann', '10.1.2.3', 30303, 375_000, true])
-  const p6 = decodeEnvelope(encodePresence(ann, { nick: 'ann', host: '::1', port: 1, interval: 1, joining: false }, T))
-  assert.equal(p6.kind === ChatKind.Presence && [p6.host, p6.port, p6.joining], ['::1', 1, false])
-  const none = decodeEnvelope(encodePresence(ann, { nick: 'ann', interval: 5, joining: false }, T))
+  const p = decodeEnvelope(encodePresence(ann, { nick: 'ann', host: '10.1.2.3', port: 30303, interval: 375_000, since: T - 5000 }, T))
+  assert.equal(p.kind === ChatKind.Presence && [p.nick, p.host, p.port, p.interval, p.since], ['ann', '10.1.2.3', 30303, 375_000, T - 5000])
+  const p6 = decodeEnvelope(encodePresence(ann, { nick: 'ann', host: '::1', port: 1, interval: 1, since: 0 }, T))
+  assert.equal(p6.kind === ChatKind.Presence && [p6.host, p6.port, p6.since], ['::1', 1, 0])
+  const none = decodeEnvelope(encodePresence(ann, { nick: 'ann', interval: 5, since: 0 }, T))
   assert.equal(none.kind === ChatKind.Presence && [none.host, none.port], [undefined, undefined])
-  assert.instance(thrown(() => encodePresence(ann, { nick: 'ann', host: 'example.com', port: 1, interval: 5, joining: false }, T)), RangeError)
+  assert.instance(thrown(() => encodePresence(ann, { nick: 'ann', host: 'example.com', port: 1, interval: 5, since: 0 }, T)), RangeError)
 
   const g = decodeEnvelope(encodeGoodbye(ann, T))
   assert.equal([g.kind, g.origin], [ChatKind.Goodbye, idOf(ann)])
@@ -198,7 +198,7 @@ test('hostile bytes: 3000 seeded mutations of valid messages raise only MessageD
     encodeBroadcast(ann, 'ann', 'hello there', T),
     encodeDirect(ann, publicKeyOf(bob), 'ann', 'psst', T),
     encodeReceipt(bob, publicKeyOf(ann), 'ab'.repeat(16), T),
-    encodePresence(ann, { nick: 'ann', host: '127.0.0.1', port: 5, interval: 9, joining: true }, T),
+    encodePresence(ann, { nick: 'ann', host: '127.0.0.1', port: 5, interval: 9, since: T }, T),
     encodeGoodbye(ann, T),
     encodeResponse(3, [encodeBroadcast(ann, 'ann', 'x', T)]),
   ]

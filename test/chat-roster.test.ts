@@ -11,12 +11,12 @@ const ann = generatePrivateKey()
 const bob = generatePrivateKey()
 
 function presence(key: Uint8Array, timestamp: number, over: Partial<Presence> = {}): PresenceEnvelope {
-  return decodeEnvelope(encodePresence(key, { nick: 'ann', interval: 10_000, joining: false, ...over }, timestamp)) as PresenceEnvelope
+  return decodeEnvelope(encodePresence(key, { nick: 'ann', interval: 10_000, since: 0, ...over }, timestamp)) as PresenceEnvelope
 }
 
-test('announcements: join is told, a refresh is not, a rename is, an older one changes nothing', () => {
+test('announcements: join is told (for members that started after us), a refresh is not, a rename is, an older one changes nothing', () => {
   const roster = new Roster(16, 10_000)
-  const join = roster.announce(presence(ann, T0, { joining: true }), T0, true)
+  const join = roster.announce(presence(ann, T0, { since: T0 }), T0, true)
   assert.is(join?.type, 'join')
   assert.equal(join?.type === 'join' && join.returning, false)
   const id = join!.member.id
@@ -27,28 +27,28 @@ test('announcements: join is told, a refresh is not, a rename is, an older one c
   assert.is(roster.announce(presence(ann, T0 + 1500, { nick: 'old' }), T0 + 3000, true), undefined)
   assert.is(roster.get(id)!.nick, 'anna', 'an older announcement does not undo the rename')
   assert.is(roster.get(id)!.lastSeen, T0 + 3000, 'but it was heard')
-  // A refresh (not joining) from someone unknown adds it without a join line.
-  assert.is(roster.announce(presence(bob, T0, { nick: 'bob' }), T0, true), undefined)
-  assert.ok(roster.get(decodeEnvelope(encodePresence(bob, { nick: 'bob', interval: 1, joining: false }, T0)).origin)!.present)
+  // Someone who started before us is simply there: no join line.
+  assert.is(roster.announce(presence(bob, T0, { nick: 'bob', since: T0 - 60_000 }), T0, true, T0 - 1), undefined)
+  assert.ok(roster.get(decodeEnvelope(encodePresence(bob, { nick: 'bob', interval: 1, since: 0 }, T0)).origin)!.present)
 })
 
 test('goodbye: leave (quit); an older announcement does not bring it back, a newer one does (returning)', () => {
   const roster = new Roster(16, 10_000)
-  const id = roster.announce(presence(ann, T0, { joining: true }), T0, true)!.member.id
+  const id = roster.announce(presence(ann, T0, { since: T0 }), T0, true)!.member.id
   const leave = roster.goodbye(id, T0 + 10)
   assert.equal(leave && { type: leave.type, reason: leave.type === 'leave' && leave.reason }, { type: 'leave', reason: 'quit' })
   assert.is(roster.goodbye(id, T0 + 20), undefined, 'a second goodbye says nothing')
   assert.is(roster.announce(presence(ann, T0 + 5), T0 + 30, true), undefined)
   assert.not.ok(roster.get(id)!.present)
   assert.is(roster.heard({ origin: id, originKey: roster.get(id)!.publicKey, timestamp: T0 + 10, nick: 'ann' }, T0 + 40), undefined, 'nor a line as old as the goodbye')
-  const back = roster.announce(presence(ann, T0 + 50, { joining: true }), T0 + 50, true)
+  const back = roster.announce(presence(ann, T0 + 50, { since: T0 }), T0 + 50, true)
   assert.equal(back && { type: back.type, returning: back.type === 'join' && back.returning }, { type: 'join', returning: true })
   assert.is(roster.goodbye('ff'.repeat(32), T0), undefined, 'unknown members are not tracked')
 })
 
 test('timeout: gone after GONE_AFTER declared periods of silence; any envelope from it counts as heard', () => {
   const roster = new Roster(16, 10_000)
-  const id = roster.announce(presence(ann, T0, { interval: 4000, joining: true }), T0, true)!.member.id
+  const id = roster.announce(presence(ann, T0, { interval: 4000, since: T0 }), T0, true)!.member.id
   const deadline = T0 + GONE_AFTER * 4000
   assert.is(roster.nextExpiry(), deadline)
   assert.equal(roster.expire(deadline), [], 'not at the deadline itself')
@@ -66,8 +66,7 @@ test('timeout: gone after GONE_AFTER declared periods of silence; any envelope f
 
 test('declared periods are clamped; members known only by a line get the default period', () => {
   const roster = new Roster(16, 7000)
-  const id = roster.announce(presence(ann, T0, { interval: 1 }), T0, true)
-  assert.is(id, undefined)
+  roster.announce(presence(ann, T0, { interval: 1 }), T0, true)
   const annId = presence(ann, T0).origin
   assert.is(roster.get(annId)!.interval, DECLARED_INTERVAL[0])
   roster.announce(presence(ann, T0 + 1, { interval: 10 ** 12 }), T0 + 1, true)
@@ -81,7 +80,7 @@ test('declared periods are clamped; members known only by a line get the default
 
 test('roster sync: entries are added silently while fresh; an expired one is not added', () => {
   const roster = new Roster(16, 10_000)
-  assert.is(roster.announce(presence(ann, T0, { joining: true, interval: 1000 }), T0 + 2000, false), undefined)
+  assert.is(roster.announce(presence(ann, T0, { since: T0, interval: 1000 }), T0 + 2000, false), undefined)
   assert.is(roster.get(presence(ann, T0).origin)!.lastSeen, T0, 'last seen is the entry time, not ours')
   assert.is(roster.announce(presence(bob, T0, { nick: 'bob', interval: 1000 }), T0 + GONE_AFTER * 1000 + 1, false), undefined)
   assert.is(roster.get(presence(bob, T0).origin), undefined)
@@ -91,15 +90,15 @@ test('capacity: gone members are evicted first, then the one heard from longest 
   const keys = Array.from({ length: 4 }, () => generatePrivateKey())
   const roster = new Roster(3, 10_000)
   roster.setSelf(presence(keys[0]!, T0, { nick: 'me' }), T0)
-  const a = roster.announce(presence(keys[1]!, T0 + 1, { nick: 'a', joining: true }), T0 + 1, true)!.member.id
-  const b = roster.announce(presence(keys[2]!, T0 + 2, { nick: 'b', joining: true }), T0 + 2, true)!.member.id
+  const a = roster.announce(presence(keys[1]!, T0 + 1, { nick: 'a', since: T0 }), T0 + 1, true)!.member.id
+  const b = roster.announce(presence(keys[2]!, T0 + 2, { nick: 'b', since: T0 }), T0 + 2, true)!.member.id
   roster.goodbye(b, T0 + 3)
-  roster.announce(presence(keys[3]!, T0 + 4, { nick: 'c', joining: true }), T0 + 4, true)
+  roster.announce(presence(keys[3]!, T0 + 4, { nick: 'c', since: T0 }), T0 + 4, true)
   assert.is(roster.size, 3)
   assert.is(roster.get(b), undefined, 'the gone one went first')
   assert.ok(roster.get(a))
   const d = generatePrivateKey()
-  roster.announce(presence(d, T0 + 5, { nick: 'd', joining: true }), T0 + 5, true)
+  roster.announce(presence(d, T0 + 5, { nick: 'd', since: T0 }), T0 + 5, true)
   assert.is(roster.get(a), undefined, 'then the oldest present one')
   assert.equal(roster.present().map((m) => m.nick).sort(), ['c', 'd', 'me'])
   assert.is(roster.announce(presence(keys[0]!, T0 + 9, { nick: 'spoof' }), T0 + 9, true), undefined, 'our own id is not taken from the network')

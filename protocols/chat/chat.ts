@@ -269,7 +269,7 @@ export class Chat {
       messageId: (payload) => Buffer.from(decodeEnvelope(payload).id, 'hex'),
       validate: ({ id, origin, payload, from }) => this.#validate(id, origin, payload, from),
     })
-    this.roster.setSelf(decodeEnvelope(this.#presence(false)) as PresenceEnvelope, this.#attachedAt)
+    this.roster.setSelf(decodeEnvelope(this.#presence()) as PresenceEnvelope, this.#attachedAt)
     void this.#pump()
   }
 
@@ -296,8 +296,8 @@ export class Chat {
     checkNick(nick)
     if (nick === this.#nick) return
     this.#nick = nick
-    if (this.#announced) this.#announce(false)
-    else if (this.#host) this.roster.setSelf(decodeEnvelope(this.#presence(false)) as PresenceEnvelope, this.#now())
+    if (this.#announced) this.#announce()
+    else if (this.#host) this.roster.setSelf(decodeEnvelope(this.#presence()) as PresenceEnvelope, this.#now())
   }
 
   /** Present members, us included, most recently heard first. */
@@ -398,7 +398,7 @@ export class Chat {
     const remove = this.engine.addNeighbour(peer.id, (payload) => rw.writeMsg(ChatMsg.Flood, payload))
     try {
       if (!this.#stopped) {
-        if (!this.#announced) this.#announce(true)
+        if (!this.#announced) this.#announce()
         this.#request(link, ChatMsg.GetRoster)
         if (!this.#historyFilled && now() < this.#attachedAt + HISTORY_ASK_WINDOW) this.#request(link, ChatMsg.GetHistory)
       }
@@ -558,7 +558,7 @@ export class Chat {
         this.events.emit('message', toMessage(env, env.nick, env.text))
         break
       case ChatKind.Presence:
-        this.#changed(this.roster.announce(env, now, true))
+        this.#changed(this.roster.announce(env, now, true, this.#attachedAt))
         break
       case ChatKind.Goodbye:
         this.#changed(this.roster.goodbye(env.origin, env.timestamp))
@@ -612,7 +612,7 @@ export class Chat {
   // Presence
 
   /** Our presence announcement, signed now, declaring the current refresh period. */
-  #presence(joining: boolean): Uint8Array {
+  #presence(): Uint8Array {
     const period = this.presencePeriod
     this.#declared = Math.ceil(period * (1 + PRESENCE_JITTER))
     let host: string | undefined
@@ -625,11 +625,11 @@ export class Chat {
     }
     // Strictly increasing: receivers apply only an announcement newer than the last one.
     this.#presenceStamp = Math.max(this.#now(), this.#presenceStamp + 1)
-    return encodePresence(this.#privateKey, { nick: this.#nick, host, port, interval: this.#declared, joining }, this.#presenceStamp)
+    return encodePresence(this.#privateKey, { nick: this.#nick, host, port, interval: this.#declared, since: this.#attachedAt }, this.#presenceStamp)
   }
 
-  #announce(joining: boolean): void {
-    const payload = this.#presence(joining)
+  #announce(): void {
+    const payload = this.#presence()
     this.roster.setSelf(decodeEnvelope(payload) as PresenceEnvelope, this.#now())
     this.#announced = true
     this.#publish(payload)
@@ -644,7 +644,7 @@ export class Chat {
     if (this.#announced && !this.#stopped) {
       this.#clock.clearTimeout(this.#refreshTimer)
       const factor = 1 - PRESENCE_JITTER + 2 * PRESENCE_JITTER * this.#random()
-      this.#refreshTimer = this.#clock.setTimeout(() => this.#announce(false), Math.min(this.#declared, Math.round(this.presencePeriod * factor)))
+      this.#refreshTimer = this.#clock.setTimeout(() => this.#announce(), Math.min(this.#declared, Math.round(this.presencePeriod * factor)))
       this.#refreshTimer.unref()
     }
     return id

@@ -9,7 +9,6 @@ export {
   encodePresence,
   encodeReceipt,
   openDirect,
-  PRESENCE_JOINING,
   type BroadcastEnvelope,
   type DirectBody,
   type DirectEnvelope,

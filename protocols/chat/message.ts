@@ -14,7 +14,7 @@
  * | --- | --- |
  * | 0 broadcast | `[nick, text]` |
  * | 1 direct | `[recipient, sealed]` — `sealed` is ECIES to the recipient's key over RLP `[sender, recipient, timestamp, inner]`, with `inner` = `[0, nick, text]` (a message) or `[1, messageId]` (its receipt) |
- * | 2 presence | `[nick, host, port, interval, flags]` — the author's listening address (an IP literal, or empty), its refresh period in ms, flag 1 = joining |
+ * | 2 presence | `[nick, host, port, interval, since]` — the author's listening address (an IP literal, or empty), its refresh period and the time it started, in ms |
  * | 3 goodbye | `[]` |
  *
  * The sealed part of a direct message names its sender and recipient again, inside what is
@@ -47,9 +47,6 @@ export enum DirectKind {
   Message = 0,
   Receipt = 1,
 }
-
-/** Presence flag: this announcement is the author's first since it started. */
-export const PRESENCE_JOINING = 1
 
 const DOMAIN = Buffer.from('devp2p-chat/2')
 /** Longest host in a presence announcement: an IPv6 literal. */
@@ -95,8 +92,8 @@ export interface PresenceEnvelope extends Signed {
   port?: number
   /** The author's refresh period, ms: it announces again within this. */
   interval: number
-  /** The author's first announcement since it started. */
-  joining: boolean
+  /** When the author started (its clock, ms): who started after us is shown as joining. */
+  since: number
 }
 
 /** A goodbye: the author is leaving the chat. */
@@ -116,7 +113,7 @@ export interface Presence {
   host?: string
   port?: number
   interval: number
-  joining: boolean
+  since: number
 }
 
 const signingHash = (kind: number, origin: Uint8Array, timestamp: number, body: unknown): Buffer =>
@@ -179,7 +176,8 @@ export function encodePresence(privateKey: Uint8Array, presence: Presence, times
   const port = presence.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`presence port must be 0 … 65535, got ${port}`)
   if (!Number.isSafeInteger(presence.interval) || presence.interval < 1) throw new RangeError(`presence interval must be a positive integer, got ${presence.interval}`)
-  return signed(privateKey, ChatKind.Presence, timestamp, [presence.nick, host, port, presence.interval, presence.joining ? PRESENCE_JOINING : 0])
+  if (!Number.isSafeInteger(presence.since) || presence.since < 0) throw new RangeError(`presence start time must be a non-negative integer, got ${presence.since}`)
+  return signed(privateKey, ChatKind.Presence, timestamp, [presence.nick, host, port, presence.interval, presence.since])
 }
 
 /** Signs a goodbye. */
@@ -266,8 +264,7 @@ export function decodeEnvelope(payload: Uint8Array): Envelope {
       const port = uint(p, 'chat presence port', 2)
       const interval = uint(i, 'chat presence interval')
       if (interval < 1) fail('chat presence interval must be positive')
-      const flags = uint(f, 'chat presence flags', 1)
-      fields = { kind, nick: nick(n), ...(host !== '' && port !== 0 ? { host, port } : {}), interval, joining: (flags & PRESENCE_JOINING) !== 0 }
+      fields = { kind, nick: nick(n), ...(host !== '' && port !== 0 ? { host, port } : {}), interval, since: uint(f, 'chat presence start time') }
       break
     }
     case ChatKind.Goodbye:

@@ -101,9 +101,11 @@ export class Roster {
 
   /**
    * Applies a verified presence announcement. `live` ones came by flood just now; the
-   * others came in a neighbour's roster and are taken only while not yet expired.
+   * others came in a neighbour's roster and are taken only while not yet expired. A new
+   * member is told as joining only if it started after `since` (our own start): whoever
+   * was there before us is simply in the room.
    */
-  announce(env: PresenceEnvelope, now: number, live: boolean): RosterChange | undefined {
+  announce(env: PresenceEnvelope, now: number, live: boolean, since = 0): RosterChange | undefined {
     const known = this.#members.get(env.origin)
     if (known?.self) return undefined
     if (known && env.timestamp <= known.stamp) {
@@ -116,7 +118,7 @@ export class Roster {
     const wasPresent = known?.present ?? false
     const from = member.nick
     Object.assign(member, fields(env), { lastSeen: Math.max(known?.lastSeen ?? 0, heardAt), stamp: env.timestamp, announcement: env.payload, present: true })
-    if (!known) return live && env.joining ? { type: 'join', member, returning: false } : undefined
+    if (!known) return live && env.since >= since ? { type: 'join', member, returning: false } : undefined
     if (!wasPresent) return live ? { type: 'join', member, returning: true } : undefined
     if (from !== env.nick) return { type: 'rename', member, from }
     return undefined
