@@ -8,6 +8,7 @@ import { sign } from '../lib/crypto/index.js'
 import { EciesError, eciesEncrypt, generatePrivateKey, keccak256, MessageDecodeError, nodeId, publicKeyOf } from '../lib/index.js'
 import { seededRandom } from '../lib/random.js'
 import {
+  chatDefaults,
   ChatKind,
   ChatMsg,
   checkNick,
@@ -24,9 +25,11 @@ import {
   encodeResponse,
   InvalidNickError,
   MAX_ENVELOPE,
+  MAX_PRESENCE,
   MAX_TEXT,
   nickProblem,
   openDirect,
+  refreshPeriod,
   type DirectEnvelope,
 } from '../protocols/chat/index.js'
 
@@ -179,7 +182,8 @@ test('sync codec: requests and responses round-trip; limits are checked before d
   assert.equal(back.envelopes.map((e) => Buffer.from(e).toString('hex')), entries.map((e) => Buffer.from(e).toString('hex')))
   const bad: [string, () => unknown, RegExp][] = [
     ['101 history entries', () => decodeResponse(ChatMsg.History, encodeResponse(1, Array.from({ length: 101 }, () => Uint8Array.of(0xc0)))), /101 entries, more than 100/],
-    ['an entry over the envelope size', () => decodeResponse(ChatMsg.Roster, encodeResponse(1, [new Uint8Array(MAX_ENVELOPE + 1)])), /at most 4096/],
+    ['a history entry over the envelope size', () => decodeResponse(ChatMsg.History, encodeResponse(1, [new Uint8Array(MAX_ENVELOPE + 1)])), /at most 4096/],
+    ['a roster entry over the presence size', () => decodeResponse(ChatMsg.Roster, encodeResponse(1, [new Uint8Array(MAX_PRESENCE + 1)])), /at most 256/],
     ['a list entry', () => decodeResponse(ChatMsg.Roster, RLP.encode([1, [[]]])), /envelope's bytes/],
     ['no entries list', () => decodeResponse(ChatMsg.History, RLP.encode([1, 'x'])), /entries must be a list/],
     ['request with two ids', () => decodeRequest(RLP.encode([1, 2])), /\[requestId\]/],
@@ -225,6 +229,23 @@ test('hostile bytes: 3000 seeded mutations of valid messages raise only MessageD
     }
   }
   assert.ok(opened < 3000)
+})
+
+test('the README\'s sizes and presence figure: announcements cost about 3% of a 1,000-member room writing ten lines an hour each', () => {
+  const frame = (envelope: Uint8Array): number => RLP.encode([Buffer.alloc(16), Buffer.alloc(32), 16, envelope]).length
+  const typical = frame(encodePresence(ann, { nick: 'annabel', host: '203.0.113.7', port: 30303, interval: 375_000, since: T }, T))
+  const largest = encodePresence(ann, { nick: 'x'.repeat(32), host: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', port: 65535, interval: 86_400_000, since: T }, T)
+  const line = frame(encodeBroadcast(ann, 'annabel', 'x'.repeat(60), T))
+  assert.equal([typical, largest.length, frame(largest), line], [200, 200, 255, 237], 'the sizes the README states')
+  assert.ok(largest.length <= MAX_PRESENCE)
+  const base = chatDefaults.PRESENCE_INTERVAL
+  assert.is(refreshPeriod(30, base), base, '5 minutes up to 30 members')
+  assert.is(refreshPeriod(1000, base), 10_000_000, 'about 2.8 hours at 1,000')
+  const presence = (1000 / (refreshPeriod(1000, base) / 1000)) * typical // bytes/s, the whole room
+  const messages = ((1000 * 10) / 3600) * line
+  assert.is(Math.round(presence), 20)
+  assert.is(Math.round(messages), 658)
+  assert.ok(presence / messages < 0.035, `${((100 * presence) / messages).toFixed(1)}%`)
 })
 
 test.run()

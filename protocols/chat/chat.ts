@@ -23,7 +23,6 @@ import {
   ORIGIN_RATE,
   PRESENCE_INTERVAL,
   PRESENCE_JITTER,
-  PRESENCE_MEMBERS,
   RATE_TABLE_SIZE,
   RECEIPT_TIMEOUT,
   REPLAY_GUARD_SIZE,
@@ -50,7 +49,7 @@ import {
 } from './message.js'
 import { checkNick } from './nick.js'
 import { ReplayGuard } from './replay-guard.js'
-import { Roster, type Member, type RosterChange } from './roster.js'
+import { refreshPeriod, Roster, type Member, type RosterChange } from './roster.js'
 import { CHAT_CODES, ChatMsg, decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './sync.js'
 
 const log = logger('chat')
@@ -312,7 +311,7 @@ export class Chat {
 
   /** The current presence refresh period: the base period, longer in rooms of more than 30. */
   get presencePeriod(): number {
-    return Math.max(this.#presenceInterval, Math.ceil((this.roster.present().length * this.#presenceInterval) / PRESENCE_MEMBERS))
+    return refreshPeriod(this.roster.present().length, this.#presenceInterval)
   }
 
   /**

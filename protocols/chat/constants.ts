@@ -10,10 +10,12 @@ export const MAX_TEXT = 2048
 export const MAX_NICK = 32
 /** Largest signed envelope on the wire: a direct message with a full text, with room. */
 export const MAX_ENVELOPE = 4096
+/** Largest presence announcement (one with a 32-byte nick and an IPv6 address is 200 bytes). */
+export const MAX_PRESENCE = 256
 
 /** How far a live message's timestamp may be from our clock, ms; also how long its id is remembered after that timestamp. */
 export const CLOCK_WINDOW = 5 * 60_000
-/** Message ids the replay guard holds: 32768 × ~190 B ≈ 6 MiB, about 54 messages/s over the 10-minute validity span before pressure narrows it. */
+/** Message ids the replay guard holds: 32768 × ~155 B ≈ 5 MiB, about 54 messages/s over the 10-minute validity span before pressure narrows it. */
 export const REPLAY_GUARD_SIZE = 32_768
 
 /** Refresh period of our presence in a room of up to {@link PRESENCE_MEMBERS} members, ms. */
@@ -32,7 +34,7 @@ export const GONE_AFTER = 3
 export const DECLARED_INTERVAL: [number, number] = [1000, 24 * 3600_000]
 /** Messages of any kind accepted (and relayed) per author per second, and their burst: one key cannot flood the room. */
 export const ORIGIN_RATE = { rate: 10, burst: 50 }
-/** Members the roster keeps, gone ones included until evicted: about 2.9 MiB when full. */
+/** Members the roster keeps, gone ones included until evicted: ~1.4 KiB each, about 6 MiB when full. */
 export const ROSTER_SIZE = 4096
 
 /** Broadcasts kept for late joiners, and the longest age of one. */

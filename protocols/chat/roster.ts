@@ -10,7 +10,7 @@
  * announcement cannot bring them back) until the roster is full, then evicted first.
  * @module
  */
-import { DECLARED_INTERVAL, GONE_AFTER } from './constants.js'
+import { DECLARED_INTERVAL, GONE_AFTER, PRESENCE_MEMBERS } from './constants.js'
 import type { PresenceEnvelope } from './message.js'
 
 /** A chat member as this node knows it. */
@@ -50,6 +50,15 @@ export interface Sighting {
   timestamp: number
   /** The nick the envelope carries, when it carries one. */
   nick?: string
+}
+
+/**
+ * The presence refresh period in a room of `members`: `base` up to {@link PRESENCE_MEMBERS}
+ * members, then growing with the room so that all of it together sends about
+ * {@link PRESENCE_MEMBERS} refreshes per `base` — a cost that does not grow with its size.
+ */
+export function refreshPeriod(members: number, base: number): number {
+  return Math.max(base, Math.ceil((members * base) / PRESENCE_MEMBERS))
 }
 
 const clamp = (interval: number): number => Math.min(DECLARED_INTERVAL[1], Math.max(DECLARED_INTERVAL[0], interval))

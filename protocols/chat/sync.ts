@@ -7,7 +7,7 @@
  * | 1 | GetHistory | `[requestId]` |
  * | 2 | History | `[requestId, [envelope, …]]` — at most 100 broadcasts, oldest first, each envelope's bytes as one RLP string |
  * | 3 | GetRoster | `[requestId]` |
- * | 4 | Roster | `[requestId, [envelope, …]]` — at most 1024 presence announcements |
+ * | 4 | Roster | `[requestId, [envelope, …]]` — at most 1024 presence announcements of at most 256 bytes |
  *
  * Requests and responses go to one neighbour and are never flooded. Each entry of a
  * response is a complete signed envelope, verified like a flooded one except for the
@@ -16,7 +16,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { MessageDecodeError, uint } from '../../lib/index.js'
-import { HISTORY_COUNT, MAX_ENVELOPE, ROSTER_SYNC_MAX } from './constants.js'
+import { HISTORY_COUNT, MAX_ENVELOPE, MAX_PRESENCE, ROSTER_SYNC_MAX } from './constants.js'
 import { decodeList } from './message.js'
 
 /** chat/2 message codes, relative to the capability. */
@@ -59,8 +59,9 @@ export const responseLimit = (code: ChatMsg.History | ChatMsg.Roster): number =>
 export function decodeResponse(code: ChatMsg.History | ChatMsg.Roster, payload: Uint8Array): { requestId: number; envelopes: Uint8Array[] } {
   const what = code === ChatMsg.History ? 'chat history' : 'chat roster'
   const limit = responseLimit(code)
+  const entryMax = code === ChatMsg.History ? MAX_ENVELOPE : MAX_PRESENCE
   // Checked before decoding: a response can hold no more than its entries at full size.
-  if (payload.length > limit * (MAX_ENVELOPE + 3) + 16) throw new MessageDecodeError(`${what} of ${payload.length} bytes is larger than ${limit} full entries`)
+  if (payload.length > limit * (entryMax + 3) + 16) throw new MessageDecodeError(`${what} of ${payload.length} bytes is larger than ${limit} full entries`)
   const items = decodeList(payload, what)
   if (items.length !== 2) throw new MessageDecodeError(`${what} must be [requestId, [entry, …]], got ${items.length} elements`)
   const requestId = uint(items[0], `${what} request id`)
@@ -68,7 +69,7 @@ export function decodeResponse(code: ChatMsg.History | ChatMsg.Roster, payload: 
   if (!Array.isArray(entries)) throw new MessageDecodeError(`${what} entries must be a list`)
   if (entries.length > limit) throw new MessageDecodeError(`${what} has ${entries.length} entries, more than ${limit}`)
   const envelopes = entries.map((entry) => {
-    if (!(entry instanceof Uint8Array) || entry.length > MAX_ENVELOPE) throw new MessageDecodeError(`${what} entry must be an envelope's bytes, at most ${MAX_ENVELOPE}`)
+    if (!(entry instanceof Uint8Array) || entry.length > entryMax) throw new MessageDecodeError(`${what} entry must be an envelope's bytes, at most ${entryMax}`)
     return entry
   })
   return { requestId, envelopes }
