@@ -280,7 +280,7 @@ async function shutdown(): Promise<void> {
   if (stopping) return
   stopping = true
   net.stop()
-  chat.stop()
+  await chat.stop()
   await server.stop()
   prompt.close()
   process.exit(0)

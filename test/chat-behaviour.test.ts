@@ -27,6 +27,7 @@ import {
   type DirectEnvelope,
 } from '../protocols/chat/index.js'
 import { Mesh, nicks, settle, type MeshNode } from './support/chat-mesh.js'
+import { within } from './support/net.js'
 
 const WINDOW = chatDefaults.CLOCK_WINDOW
 let mesh: Mesh
@@ -229,6 +230,15 @@ test('joins are told with nicks at every node; renames and goodbyes too; /who is
   assert.equal(nicks(ann.chat.members), ['ann', 'kitty'])
 })
 
+test('stop() resolves once each neighbour has taken the goodbye, so the Disconnect that follows cannot drop it', async () => {
+  const [ann, bob, cat] = await line('ann', 'bob', 'cat')
+  await within(bob.chat.stop(), 5000, 'stop() to be answered by both neighbours')
+  mesh.cut(bob, ann) // what server.stop() does next: queued, unread messages are dropped
+  mesh.cut(bob, cat)
+  await mesh.advance(0)
+  for (const n of [ann, cat]) assert.equal(n.log.leaves, [{ nick: 'bob', reason: 'quit' }])
+})
+
 test('a silent member is shown gone after GONE_AFTER of its declared periods; live ones stay through many periods', async () => {
   const [ann, bob, cat] = await line('ann', 'bob', 'cat')
   await mesh.advance(10 * 12_500)
@@ -297,7 +307,7 @@ test('history entries are checked by signature, not by the clock window; a bad o
   let requestId: number | undefined
   while (requestId === undefined) {
     const msg = await peer.end.readMsg()
-    if (msg.code === ChatMsg.GetHistory) requestId = decodeRequest(msg.payload)
+    if (msg.code === ChatMsg.GetHistory) requestId = decodeRequest(msg.payload).requestId
   }
   const old = mesh.clock.now() - 50 * 60_000 // 50 minutes: far outside the live window
   const bobKey = generatePrivateKey()

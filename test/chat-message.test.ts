@@ -175,7 +175,8 @@ test('nick rules: printable, no spaces, 1 to 32 bytes; InvalidNickError says wha
 })
 
 test('sync codec: requests and responses round-trip; limits are checked before decoding entries', () => {
-  assert.is(decodeRequest(encodeRequest(77)), 77)
+  assert.equal(decodeRequest(encodeRequest(77)), { requestId: 77 })
+  assert.equal(decodeRequest(encodeRequest(78, 0)), { requestId: 78, limit: 0 })
   const entries = [encodeBroadcast(ann, 'ann', 'one', T), encodeBroadcast(ann, 'ann', 'two', T + 1)]
   const back = decodeResponse(ChatMsg.History, encodeResponse(5, entries))
   assert.is(back.requestId, 5)
@@ -186,7 +187,7 @@ test('sync codec: requests and responses round-trip; limits are checked before d
     ['a roster entry over the presence size', () => decodeResponse(ChatMsg.Roster, encodeResponse(1, [new Uint8Array(MAX_PRESENCE + 1)])), /at most 256/],
     ['a list entry', () => decodeResponse(ChatMsg.Roster, RLP.encode([1, [[]]])), /envelope's bytes/],
     ['no entries list', () => decodeResponse(ChatMsg.History, RLP.encode([1, 'x'])), /entries must be a list/],
-    ['request with two ids', () => decodeRequest(RLP.encode([1, 2])), /\[requestId\]/],
+    ['request with three items', () => decodeRequest(RLP.encode([1, 2, 3])), /\[requestId\] or \[requestId, limit\]/],
     ['a huge response', () => decodeResponse(ChatMsg.History, new Uint8Array(100 * 4099 + 17)), /larger than 100 full entries/],
   ]
   for (const [what, fn, message] of bad) {

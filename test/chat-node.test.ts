@@ -260,7 +260,7 @@ test('control and bidi characters: exact in --json, shown visibly at eve; nothin
       await waitFor(() => ofType(ann, 'message', { text: HOSTILE }).length === 1 && ofType(bob, 'message', { text: HOSTILE }).length === 1, QUICK, 'the exact text in --json')
       await waitFor(() => eve.lines.some((l) => l.includes('mal: clear')), QUICK, 'eve to show it')
     } finally {
-      mal.stop()
+      await mal.stop()
       await server.stop()
     }
     const shown = eve.lines.find((l) => l.includes('mal: clear'))!

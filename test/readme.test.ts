@@ -47,7 +47,7 @@ test('the README has TypeScript blocks, each starting with its imports', () => {
 
 for (const [i, block] of blocks.entries()) {
   test(`README.md:${block.line} runs to completion and prints what it says`, async () => {
-    const source = block.code.replace(/from '(devp2p-ts(?:\/\w+)?)'/g, (all, name: string) => {
+    const source = block.code.replace(/from '(devp2p-ts(?:\/\w+)?)'/g, (_match, name: string) => {
       const entry = ENTRY[name]
       assert.ok(entry, `README.md:${block.line} imports an unknown entry point ${name}`)
       return `from ${JSON.stringify(join(ROOT, entry!))}`

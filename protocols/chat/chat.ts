@@ -171,11 +171,18 @@ export class UnknownRecipientError extends Devp2pError {
   }
 }
 
+interface Request {
+  id: number
+  code: ChatMsg.GetHistory | ChatMsg.GetRoster
+  timer: Timer
+  done: () => void
+}
+
 interface Link {
   peer: ChatPeer
   rw: MsgReadWriter
   /** Our requests to it awaiting an answer, by request id. */
-  requests: Map<number, { code: ChatMsg.GetHistory | ChatMsg.GetRoster; timer: Timer }>
+  requests: Map<number, Request>
   historyRate: TokenBucket
   rosterRate: TokenBucket
 }
@@ -368,16 +375,21 @@ export class Chat {
 
   /**
    * Says goodbye to the chat (when we had announced ourselves) and stops: no more timers,
-   * reads or deliveries. The server's stop() then closes the connections.
+   * reads or deliveries. Resolves once every neighbour has taken the goodbye (it answers a
+   * request sent after it) or {@link SYNC_TIMEOUT} passed; then stop the server, whose
+   * Disconnect would otherwise overtake a goodbye still unread at a neighbour.
    */
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    if (this.#announced && this.#links.size > 0) this.#engine?.publish(encodeGoodbye(this.#privateKey, Math.max(this.#now(), this.#presenceStamp + 1)))
     this.#clock.clearTimeout(this.#refreshTimer)
     this.#clock.clearTimeout(this.#expiryTimer)
     for (const p of this.#pending.values()) this.#clock.clearTimeout(p.timer)
-    for (const link of this.#links.values()) for (const r of link.requests.values()) this.#clock.clearTimeout(r.timer)
+    if (this.#announced && this.#links.size > 0) {
+      this.#engine?.publish(encodeGoodbye(this.#privateKey, Math.max(this.#now(), this.#presenceStamp + 1)))
+      await Promise.all([...this.#links.values()].map((link) => this.#request(link, ChatMsg.GetRoster, 0)))
+    }
+    for (const link of this.#links.values()) for (const r of link.requests.values()) this.#settleRequest(link, r)
     this.#engine?.close()
   }
 
@@ -404,26 +416,29 @@ export class Chat {
       for await (const msg of rw) this.#onMessage(link, msg)
     } finally {
       remove()
-      for (const r of link.requests.values()) this.#clock.clearTimeout(r.timer)
+      for (const r of link.requests.values()) this.#settleRequest(link, r)
       if (this.#links.get(peer.id) === link) this.#links.delete(peer.id)
     }
   }
 
   #onMessage(link: Link, msg: Msg): void {
-    if (this.#stopped) return
+    // A stopping node still answers requests: its neighbour may be stopping too, and waiting for that answer.
+    if (this.#stopped && msg.code === ChatMsg.Flood) return
     switch (msg.code) {
       case ChatMsg.Flood:
         this.engine.handle(link.peer.id, msg.payload)
         return
       case ChatMsg.GetHistory:
       case ChatMsg.GetRoster: {
-        const requestId = decodeRequest(msg.payload)
+        const { requestId, limit } = decodeRequest(msg.payload)
         const history = msg.code === ChatMsg.GetHistory
         if (!(history ? link.historyRate : link.rosterRate).take()) {
           log('%s asked for the %s too often; not answered', shortId(link.peer.id), history ? 'history' : 'roster')
           return
         }
-        const entries = history ? this.history.payloads(this.#now()) : this.roster.announcements(ROSTER_SYNC_MAX)
+        const all = history ? this.history.payloads(this.#now()) : this.roster.announcements(ROSTER_SYNC_MAX)
+        // The newest `limit`: history is oldest first, the roster most recently heard first.
+        const entries = limit === undefined ? all : history ? all.slice(all.length - Math.min(limit, all.length)) : all.slice(0, limit)
         link.rw
           .writeMsg(history ? ChatMsg.History : ChatMsg.Roster, encodeResponse(requestId, entries))
           .catch((err: Error) => log('%s answer to %s not sent: %s', history ? 'history' : 'roster', shortId(link.peer.id), err.message))
@@ -438,12 +453,24 @@ export class Chat {
     }
   }
 
-  #request(link: Link, code: ChatMsg.GetHistory | ChatMsg.GetRoster): void {
+  /** Asks `link` for its history or roster; resolves once answered, timed out or the link closed. */
+  #request(link: Link, code: ChatMsg.GetHistory | ChatMsg.GetRoster, limit?: number): Promise<void> {
     const id = this.#nextRequest++
-    const timer = this.#clock.setTimeout(() => link.requests.delete(id), SYNC_TIMEOUT)
-    timer.unref()
-    link.requests.set(id, { code, timer })
-    link.rw.writeMsg(code, encodeRequest(id)).catch((err: Error) => log('request to %s not sent: %s', shortId(link.peer.id), err.message))
+    return new Promise((done) => {
+      const request: Request = { id, code, done, timer: this.#clock.setTimeout(() => this.#settleRequest(link, request), SYNC_TIMEOUT) }
+      request.timer.unref()
+      link.requests.set(id, request)
+      link.rw.writeMsg(code, encodeRequest(id, limit)).catch((err: Error) => {
+        log('request to %s not sent: %s', shortId(link.peer.id), err.message)
+        this.#settleRequest(link, request)
+      })
+    })
+  }
+
+  #settleRequest(link: Link, request: Request): void {
+    this.#clock.clearTimeout(request.timer)
+    link.requests.delete(request.id)
+    request.done()
   }
 
   #onResponse(link: Link, code: ChatMsg.History | ChatMsg.Roster, payload: Uint8Array): void {
@@ -453,8 +480,8 @@ export class Chat {
       log('unrequested %s from %s ignored', code === ChatMsg.History ? 'history' : 'roster', shortId(link.peer.id))
       return
     }
-    this.#clock.clearTimeout(asked.timer)
-    link.requests.delete(requestId)
+    this.#settleRequest(link, asked)
+    if (this.#stopped) return
     const now = this.#now()
     const want = code === ChatMsg.History ? ChatKind.Broadcast : ChatKind.Presence
     const verified: Envelope[] = []

@@ -4,14 +4,16 @@
  * | code | message | payload |
  * | --- | --- | --- |
  * | 0 | flood | floodnet's flood frame `[id, origin, hopsLeft, envelope]` |
- * | 1 | GetHistory | `[requestId]` |
- * | 2 | History | `[requestId, [envelope, …]]` — at most 100 broadcasts, oldest first, each envelope's bytes as one RLP string |
- * | 3 | GetRoster | `[requestId]` |
+ * | 1 | GetHistory | `[requestId]` or `[requestId, limit]` |
+ * | 2 | History | `[requestId, [envelope, …]]` — at most 100 broadcasts (or `limit`, the newest), oldest first, each envelope's bytes as one RLP string |
+ * | 3 | GetRoster | `[requestId]` or `[requestId, limit]` |
  * | 4 | Roster | `[requestId, [envelope, …]]` — at most 1024 presence announcements of at most 256 bytes |
  *
  * Requests and responses go to one neighbour and are never flooded. Each entry of a
  * response is a complete signed envelope, verified like a flooded one except for the
- * clock window: history is old by design.
+ * clock window: history is old by design. A neighbour answers in order, after everything
+ * sent before the request: a leaving node asks for a roster of `limit` 0 to know its
+ * goodbye has been taken before it disconnects.
  * @module
  */
 import { RLP } from '@ethereumjs/rlp'
@@ -31,16 +33,23 @@ export enum ChatMsg {
 /** Number of chat/2 message codes. */
 export const CHAT_CODES = 5
 
+/** A GetHistory or GetRoster request: answer with at most `limit` entries (all when absent). */
+export interface SyncRequest {
+  requestId: number
+  limit?: number
+}
+
 /** Encodes a GetHistory or GetRoster request. */
-export function encodeRequest(requestId: number): Uint8Array {
-  return RLP.encode([requestId])
+export function encodeRequest(requestId: number, limit?: number): Uint8Array {
+  return RLP.encode(limit === undefined ? [requestId] : [requestId, limit])
 }
 
 /** @throws {MessageDecodeError} */
-export function decodeRequest(payload: Uint8Array): number {
+export function decodeRequest(payload: Uint8Array): SyncRequest {
   const items = decodeList(payload, 'chat request')
-  if (items.length !== 1) throw new MessageDecodeError(`chat request must be [requestId], got ${items.length} elements`)
-  return uint(items[0], 'chat request id')
+  if (items.length !== 1 && items.length !== 2) throw new MessageDecodeError(`chat request must be [requestId] or [requestId, limit], got ${items.length} elements`)
+  const requestId = uint(items[0], 'chat request id')
+  return items.length === 1 ? { requestId } : { requestId, limit: uint(items[1], 'chat request limit', 4) }
 }
 
 /** Encodes a History or Roster response. */
