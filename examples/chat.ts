@@ -39,6 +39,7 @@ process.on('uncaughtException', (err) => {
 })
 
 const json = cli.json
+let stopping = false
 const tty = !json && process.stdin.isTTY === true && process.stdout.isTTY === true
 const paint = painter(!json && colourWanted(process.stdout, process.env))
 const prompt = new Prompt(process.stdin, process.stdout, tty)
@@ -127,10 +128,18 @@ chat.events.on('leave', ({ member, reason }) =>
   ),
 )
 chat.events.on('rename', ({ member, from }) => emit({ type: 'rename', id: member.id, old: from, nick: member.nick }, notice(`${paint(toneOf(member.id), from)} is now ${name(member.id, member.nick)}`)))
+/** Members the user has been told about, by a join line or an "in the chat" line. */
+const told = new Set<string>()
+chat.events.on('join', ({ member }) => told.add(member.id))
 chat.events.on('synced', ({ kind, from, count }) => {
   const others = chat.members.filter((m) => m.id !== selfId)
-  const human =
-    kind === 'roster' && count > 0 ? notice(`in the chat: ${others.map((m) => name(m.id, m.nick)).join(', ')}`) : kind === 'history' && count > 0 ? notice(`${count} earlier line${count === 1 ? '' : 's'} above, from ${nickOf(from) ?? from.slice(0, 8)}`) : undefined
+  let human: string | undefined
+  if (kind === 'roster' && others.some((m) => !told.has(m.id))) {
+    for (const m of others) told.add(m.id)
+    human = notice(`in the chat: ${others.map((m) => name(m.id, m.nick)).join(', ')}`)
+  } else if (kind === 'history' && count > 0) {
+    human = notice(`${count} earlier line${count === 1 ? '' : 's'} above, from ${nickOf(from) ?? from.slice(0, 8)}`)
+  }
   emit({ type: 'synced', kind, from, count }, human)
 })
 
@@ -164,7 +173,7 @@ emit(
 // how it went. floodnet keeps retrying while it has no neighbour: say so once.
 for (const [id, node] of bootnodes) {
   server.connect(node).catch((err: Error) => {
-    if (server.peer(id)) return
+    if (stopping || server.peer(id)) return
     unreached.add(id)
     warn('bootnode-unreachable', `bootnode ${node.host}:${node.tcpPort} is unreachable (${err.message}); retrying …`)
   })
@@ -275,7 +284,6 @@ function command(line: string): boolean {
   return true
 }
 
-let stopping = false
 async function shutdown(): Promise<void> {
   if (stopping) return
   stopping = true
