@@ -32,11 +32,13 @@ if (cli.help) {
   process.stdout.write(`${HELP}\n`)
   process.exit(0)
 }
-// A bug must not print a stack over the user's screen; DEBUG=chat shows it on stderr.
-process.on('uncaughtException', (err) => {
+// A bug must not print a stack over the user's screen; with DEBUG set it goes to stderr too.
+function internal(err: unknown): never {
   if (process.env.DEBUG) console.error(err)
-  die(`internal error: ${err.message}`, 1)
-})
+  die(`internal error: ${err instanceof Error ? err.message : String(err)}`, 1)
+}
+process.on('uncaughtException', internal)
+process.on('unhandledRejection', internal)
 
 const json = cli.json
 let stopping = false

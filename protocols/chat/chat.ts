@@ -410,8 +410,8 @@ export class Chat {
     try {
       if (!this.#stopped) {
         if (!this.#announced) this.#announce()
-        this.#request(link, ChatMsg.GetRoster)
-        if (!this.#historyFilled && now() < this.#attachedAt + HISTORY_ASK_WINDOW) this.#request(link, ChatMsg.GetHistory)
+        void this.#request(link, ChatMsg.GetRoster)
+        if (!this.#historyFilled && now() < this.#attachedAt + HISTORY_ASK_WINDOW) void this.#request(link, ChatMsg.GetHistory)
       }
       for await (const msg of rw) this.#onMessage(link, msg)
     } finally {
