@@ -7,6 +7,7 @@
  * requests a joining node makes to its neighbours ({@link ChatMsg}).
  * @module
  */
+import { isIP } from 'node:net'
 import { ServerStateError, TypedEvents, MessageDecodeError, nodeId, parseEnode, publicKeyOf, type Msg, type MsgReadWriter, type Protocol } from '../../lib/index.js'
 import { systemClock, type Clock, type Timer } from '../../lib/clock.js'
 import { Devp2pError, InvalidOptionError } from '../../lib/errors.js'
@@ -645,7 +646,8 @@ export class Chat {
     let port: number | undefined
     try {
       const me = parseEnode(this.#host!.enode)
-      if (me.host !== undefined && /^[0-9a-f.:]+$/i.test(me.host) && !['0.0.0.0', '::'].includes(me.host)) ({ host, port } = { host: me.host, port: me.tcpPort })
+      // Only an address others can dial: an IP literal, not the unspecified one.
+      if (me.host !== undefined && isIP(me.host) !== 0 && me.host !== '0.0.0.0' && me.host !== '::') ({ host, port } = { host: me.host, port: me.tcpPort })
     } catch (err) {
       log('our enode %s gives no address to announce: %s', this.#host!.enode, (err as Error).message)
     }
