@@ -216,6 +216,22 @@ test('a flood origin that differs from the signed origin is refused (it would st
   assert.is(ann.chat.stats.rejected, 1)
 })
 
+test('a broadcast claiming another node as author (signed with the sender\'s own key) is delivered nowhere and relayed to nobody', async () => {
+  const ann = await chatNode('ann')
+  const bob = await chatNode('bob')
+  await link(ann, bob)
+  const inj = await injector(ann)
+  const head = [ChatKind.Broadcast, Buffer.from(bob.id, 'hex'), Date.now(), ['bob', 'bob owes mallory']]
+  const forged = RLP.encode([...head, sign(keccak256(RLP.encode([Buffer.from('devp2p-chat/2'), ...head] as Uint8Array[])), inj.key)] as Uint8Array[])
+  await inj.send(flood(forged))
+  await inj.send(flood(encodeBroadcast(inj.key, 'mallory', 'marker', Date.now())))
+  await waitFor(() => bob.messages.some((m) => m.text === 'marker'), QUICK, 'the marker at bob')
+  assert.equal(ann.messages.map((m) => m.text), ['marker'])
+  assert.equal(bob.messages.map((m) => m.text), ['marker'])
+  assert.is(ann.chat.stats.rejected, 1)
+  assert.is(ann.chat.engine.stats.relayed, 1, 'only the marker went on to bob')
+})
+
 test('attach() refuses a server whose key is not the chat key', async () => {
   const chat = new Chat({ privateKey: generatePrivateKey() })
   const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', protocols: [chat.protocol] })
