@@ -16,7 +16,7 @@ import { Handshake } from '../lib/rlpx/handshake.js'
 import { snappyCompress } from '../lib/rlpx/snappy.js'
 import { FloodEngine } from '../protocols/floodnet/index.js'
 import { encodeJoin } from '../protocols/floodnet/join.js'
-import { encodeBroadcast, encodeDirect } from '../protocols/chat/index.js'
+import { encodeBroadcast, encodeGoodbye, encodePresence, encodeReceipt, encodeDirect } from '../protocols/chat/index.js'
 import { hex, vectors } from '../test/support/vectors.js'
 
 const require = createRequire(import.meta.url)
@@ -124,18 +124,21 @@ export const joinSeeds: Uint8Array[] = deterministic(2, () =>
 /** Timestamp of the chat seeds (any fixed value: decoding does not look at the clock). */
 const CHAT_TIME = 1_700_000_000_000
 
-/** Signed broadcasts from A. */
+/** Signed broadcasts, presence and goodbye from A. */
 export const broadcastSeeds: Uint8Array[] = [
   encodeBroadcast(keys.a, 'alice', 'hello, world', CHAT_TIME),
-  encodeBroadcast(keys.a, '', '', 0),
+  encodeBroadcast(keys.a, 'a', '', 0),
   encodeBroadcast(keys.a, 'ä'.repeat(16), 'x'.repeat(2048), CHAT_TIME),
+  encodePresence(keys.a, { nick: 'alice', host: '127.0.0.1', port: 30303, interval: 300_000, since: CHAT_TIME }, CHAT_TIME),
+  encodeGoodbye(keys.a, CHAT_TIME),
 ]
 
-/** Direct messages from A sealed to B. */
+/** Direct messages and a receipt from A sealed to B. */
 export const directSeeds: Uint8Array[] = deterministic(3, () => [
   encodeDirect(keys.a, keys.publicB, 'alice', 'hi bob', CHAT_TIME),
-  encodeDirect(keys.a, keys.publicB, '', '', 0),
+  encodeDirect(keys.a, keys.publicB, 'a', '', 0),
   encodeDirect(keys.a, keys.publicB, 'a'.repeat(32), 'y'.repeat(2048), CHAT_TIME),
+  encodeReceipt(keys.a, keys.publicB, '00'.repeat(16), CHAT_TIME),
 ])
 
 /** Flood messages as our engine writes them, carrying chat, join and plain payloads. */

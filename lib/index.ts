@@ -19,11 +19,11 @@
  * @packageDocumentation
  */
 export { Server, type NodeInfo, type PeerRemoved, type ServerEvents } from './server.js'
-export type { ServerOptions } from './config.js'
+export { parseHostPort, SERVER_DEFAULTS, type ServerOptions } from './config.js'
 export { Peer, type PeerEnd } from './peer.js'
 export { matchProtocols, BASE_PROTOCOL_LENGTH, type Cap, type Protocol, type MatchedProtocol } from './protocol.js'
 export { Msg, sendItems, utf8, uint, bigUint, type MsgReader, type MsgWriter, type MsgReadWriter, type RlpItem } from './message.js'
-export { MsgPipe, expectMsg, UnexpectedMsgError, type MsgPipeEnd } from './msg-pipe.js'
+export { MsgPipe, expectMsg, describeRlp, UnexpectedMsgError, type MsgPipeEnd } from './msg-pipe.js'
 export { DiscReason, DisconnectError, reasonText, decodeDisconnectReason } from './disconnect.js'
 export { parseEnode, formatEnode, enodeFromRecord, nodeId, type Enode } from './enode.js'
 export { Enr, InvalidEnrError, ENR_MAX_SIZE, type EnrFields } from './enr.js'

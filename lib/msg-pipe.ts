@@ -50,17 +50,42 @@ export class UnexpectedMsgError extends Devp2pError {
 }
 
 /**
+ * An RLP payload as a reader wants to see it: lists in brackets, byte strings of two or
+ * more printable ASCII characters in quotes, up to 6 bytes without a leading zero as the
+ * integer they spell (so `42` and `'*'` both read as 42), anything else as 0x-hex. A
+ * payload that is not RLP is shown as hex.
+ */
+export function describeRlp(payload: Uint8Array): string {
+  let decoded: unknown
+  try {
+    decoded = RLP.decode(payload)
+  } catch {
+    return `0x${Buffer.from(payload).toString('hex')} (not RLP)`
+  }
+  const show = (item: unknown): string => {
+    if (Array.isArray(item)) return `[${item.map(show).join(', ')}]`
+    const bytes = Buffer.from(item as Uint8Array)
+    if (bytes.length === 0) return '""'
+    if (bytes.length >= 2 && bytes.every((b) => b >= 0x20 && b < 0x7f)) return JSON.stringify(bytes.toString('latin1'))
+    if (bytes.length <= 6 && bytes[0] !== 0) return String(bytes.readUIntBE(0, bytes.length))
+    return `0x${bytes.toString('hex')}`
+  }
+  return show(decoded)
+}
+
+/**
  * Reads the next message and checks its code and, when `items` is given, that its payload
  * is exactly the RLP list of `items`. Returns the message.
- * @throws {UnexpectedMsgError} on a mismatch, saying what was expected and what came
+ * @throws {UnexpectedMsgError} on a mismatch, saying what was expected and what came, as
+ *   decoded items ({@link describeRlp})
  */
 export async function expectMsg(rw: MsgReadWriter, code: number, items?: Input[]): Promise<Msg> {
   const msg = await rw.readMsg()
-  if (msg.code !== code) throw new UnexpectedMsgError(`expected message code ${code}, got ${msg.code}`)
+  if (msg.code !== code) throw new UnexpectedMsgError(`expected message code ${code}, got ${msg.code} with ${describeRlp(msg.payload)}`)
   if (items !== undefined) {
-    const want = Buffer.from(RLP.encode(items))
-    if (!want.equals(msg.payload)) {
-      throw new UnexpectedMsgError(`message ${code}: expected payload ${want.toString('hex')}, got ${Buffer.from(msg.payload).toString('hex')}`)
+    const want = RLP.encode(items)
+    if (!Buffer.from(want).equals(msg.payload)) {
+      throw new UnexpectedMsgError(`message ${code}: expected ${describeRlp(want)}, got ${describeRlp(msg.payload)}`)
     }
   }
   return msg

@@ -1,34 +1,14 @@
-// chat/1 in one process: the envelope codec and its signature checks as pure functions, and
-// the Chat class over real loopback Servers — size and clock bounds at send and at
-// receive, sealed direct messages (only the recipient reads them; relays stay silent),
-// recipient resolution, and replays. Hostile input comes from an "injector": a Server whose
-// hand-built chat/1 protocol writes flood messages of our choosing to one node.
+// chat/2 over real loopback Servers: delivery across relays, sealed direct messages with
+// receipts, and the receive-side checks (size, clock window, forged flood fields) against
+// an "injector" — a Server whose hand-built chat/2 writes flood messages of our choosing to
+// one node. The codecs, replays and presence on a virtual clock are in chat-message and
+// chat-behaviour.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RLP } from '@ethereumjs/rlp'
 import { sign } from '../lib/crypto/index.js'
-import {
-  EciesError,
-  generatePrivateKey,
-  keccak256,
-  MessageDecodeError,
-  nodeId,
-  publicKeyOf,
-  Server,
-  type MsgReadWriter,
-  type Protocol,
-} from '../lib/index.js'
-import {
-  Chat,
-  ChatKind,
-  encodeBroadcast,
-  encodeDirect,
-  MAX_TEXT,
-  openEnvelope,
-  unsealDirect,
-  UnknownRecipientError,
-  type ChatMessage,
-} from '../protocols/chat/index.js'
+import { generatePrivateKey, keccak256, nodeId, publicKeyOf, Server, type MsgReadWriter, type Protocol } from '../lib/index.js'
+import { Chat, ChatKind, ChatMsg, CHAT_CODES, decodeEnvelope, encodeBroadcast, MAX_TEXT, type ChatMessage, type Receipt } from '../protocols/chat/index.js'
 import { within, waitFor } from './support/net.js'
 
 /** Deadline for anything that takes a few loopback round trips. */
@@ -59,18 +39,20 @@ interface ChatNode {
   id: string
   messages: ChatMessage[]
   directs: ChatMessage[]
+  receipts: Receipt[]
 }
 
-/** A started Server running chat/1 alone (no floodnet: chat floods over every peer it has). */
+/** A started Server running chat/2 alone (no floodnet: chat floods over every peer it has). */
 async function chatNode(nick: string): Promise<ChatNode> {
   const key = generatePrivateKey()
   const chat = new Chat({ privateKey: key, nick })
   chats.push(chat)
   const server = await started([chat.protocol], key)
   chat.attach(server)
-  const node: ChatNode = { server, chat, key, id: server.id, messages: [], directs: [] }
+  const node: ChatNode = { server, chat, key, id: server.id, messages: [], directs: [], receipts: [] }
   chat.events.on('message', (m) => node.messages.push(m))
   chat.events.on('direct', (m) => node.directs.push(m))
+  chat.events.on('receipt', (r) => node.receipts.push(r))
   return node
 }
 
@@ -83,17 +65,17 @@ async function link(a: ChatNode, b: ChatNode): Promise<void> {
 interface Injector {
   key: Buffer
   id: string
-  /** Writes one chat/1 message (code 0) with this exact flood wire form. */
+  /** Writes one chat/2 flood message with this exact wire form. */
   send(wire: Uint8Array): Promise<void>
 }
 
-/** A Server with a hand-built chat/1, linked to `target`; it sends only what a test tells it. */
+/** A Server with a hand-built chat/2, linked to `target`; it sends only what a test tells it. */
 async function injector(target: ChatNode): Promise<Injector> {
   let rw: MsgReadWriter | undefined
   const raw: Protocol = {
     name: 'chat',
-    version: 1,
-    length: 1,
+    version: 2,
+    length: CHAT_CODES,
     async run(_peer, pipe) {
       rw = pipe
       for await (const msg of pipe) void msg
@@ -103,88 +85,29 @@ async function injector(target: ChatNode): Promise<Injector> {
   const server = await started([raw], key)
   await within(server.connect(target.server.enode), QUICK, 'injector connect')
   await waitFor(() => rw !== undefined && target.chat.engine.neighbours.includes(server.id), QUICK, 'injector linked')
-  return { key, id: server.id, send: (wire) => rw!.writeMsg(0, wire) }
+  return { key, id: server.id, send: (wire) => rw!.writeMsg(ChatMsg.Flood, wire) }
 }
 
 const idOf = (key: Uint8Array): string => nodeId(publicKeyOf(key))
 
-/** The flood wire form `[id, origin, hopsLeft, payload]`, with chat's content-bound id by default. */
-function flood(payload: Uint8Array, over: { id?: Uint8Array; origin?: string; hops?: number } = {}): Uint8Array {
-  const origin = over.origin === undefined ? (RLP.decode(payload) as Uint8Array[])[1]! : Buffer.from(over.origin, 'hex')
-  return RLP.encode([over.id ?? keccak256(payload).subarray(0, 16), origin, over.hops ?? 16, payload])
+/** The flood wire form `[id, origin, hopsLeft, envelope]`, with the envelope's own id and origin unless overridden. */
+function flood(envelope: Uint8Array, over: { origin?: string } = {}): Uint8Array {
+  const items = RLP.decode(envelope) as Uint8Array[]
+  const id = keccak256(RLP.encode([Buffer.from('devp2p-chat/2'), ...items.slice(0, 4)])).subarray(0, 16)
+  return RLP.encode([id, over.origin === undefined ? items[1]! : Buffer.from(over.origin, 'hex'), 16, envelope])
 }
 
 /** A broadcast signed by `key` with any fields at all — bypassing encodeBroadcast's checks. */
-function handSigned(key: Uint8Array, fields: { origin?: string; nick?: string; text?: string; timestamp?: number } = {}): Uint8Array {
-  const head = [ChatKind.Broadcast, Buffer.from(fields.origin ?? idOf(key), 'hex'), fields.nick ?? 'raw', fields.text ?? 'raw text', fields.timestamp ?? Date.now()]
-  return RLP.encode([...head, sign(keccak256(RLP.encode(head)), key)])
+function handSigned(key: Uint8Array, fields: { nick?: string; text?: string; timestamp?: number } = {}): Uint8Array {
+  const head = [ChatKind.Broadcast, Buffer.from(idOf(key), 'hex'), fields.timestamp ?? Date.now(), [fields.nick ?? 'raw', fields.text ?? 'raw text']]
+  const signature = sign(keccak256(RLP.encode([Buffer.from('devp2p-chat/2'), ...head] as Uint8Array[])), key)
+  return RLP.encode([...head, signature] as Uint8Array[])
 }
-
-/** The error `fn` throws; fails the test when it returns. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn()
-  } catch (err) {
-    return err as Error
-  }
-  assert.unreachable('expected a throw')
-  throw new Error('unreachable')
-}
-
-// ---------------------------------------------------------------------------------------
-// The envelope
-
-test('encodeBroadcast → openEnvelope round trip: origin, key, nick, text and timestamp survive', () => {
-  const key = generatePrivateKey()
-  const env = openEnvelope(encodeBroadcast(key, 'ann', 'héllo ☃ wörld', 1_700_000_000_123))
-  assert.is(env.kind, ChatKind.Broadcast)
-  assert.is(env.origin, idOf(key))
-  assert.ok(env.originKey.equals(publicKeyOf(key)))
-  assert.is(env.nick, 'ann')
-  assert.is(env.text, 'héllo ☃ wörld')
-  assert.is(env.timestamp, 1_700_000_000_123)
-  // Exactly MAX_TEXT bytes is still fine.
-  assert.is(openEnvelope(encodeBroadcast(key, 'ann', 'x'.repeat(MAX_TEXT))).text!.length, MAX_TEXT)
-})
-
-test('a tampered text, a foreign signature or a broken signature: openEnvelope throws MessageDecodeError', () => {
-  const key = generatePrivateKey()
-  const good = RLP.decode(encodeBroadcast(key, 'ann', 'pay bob 1')) as Uint8Array[]
-  const tampered = RLP.encode([...good.slice(0, 3), Buffer.from('pay bob 100'), ...good.slice(4)])
-  assert.instance(thrown(() => openEnvelope(tampered)), MessageDecodeError)
-
-  // Claims ann's id as origin, but is signed by mallory: the recovered key is mallory's.
-  const mallory = generatePrivateKey()
-  const forged = handSigned(mallory, { origin: idOf(key), nick: 'ann', text: 'pay mallory' })
-  const err = thrown(() => openEnvelope(forged))
-  assert.instance(err, MessageDecodeError)
-  assert.match(err.message, /not by the claimed origin/)
-
-  const sig = Buffer.from(good[5]!)
-  sig[10]! ^= 0xff
-  assert.instance(thrown(() => openEnvelope(RLP.encode([...good.slice(0, 5), sig]))), MessageDecodeError)
-  assert.instance(thrown(() => openEnvelope(RLP.encode([...good.slice(0, 5), sig.subarray(0, 64)]))), MessageDecodeError)
-  assert.instance(thrown(() => openEnvelope(Uint8Array.of(0xc5, 0x01))), MessageDecodeError)
-})
-
-test('direct: only the recipient unseals; another key gets EciesError', () => {
-  const ann = generatePrivateKey()
-  const bob = generatePrivateKey()
-  const eve = generatePrivateKey()
-  const env = openEnvelope(encodeDirect(ann, publicKeyOf(bob), 'ann', 'for bob only'))
-  assert.is(env.kind, ChatKind.Direct)
-  assert.is(env.origin, idOf(ann))
-  assert.is(env.recipient, idOf(bob))
-  assert.not.ok(env.sealed!.includes(Buffer.from('for bob only')), 'the text is not in clear')
-  assert.equal(unsealDirect(env, bob), { nick: 'ann', text: 'for bob only' })
-  assert.instance(thrown(() => unsealDirect(env, eve)), EciesError)
-  assert.instance(thrown(() => unsealDirect(env, ann)), EciesError)
-})
 
 // ---------------------------------------------------------------------------------------
 // Bounds, at send and at receive
 
-test('text over 2 KiB: send() throws RangeError; received, it is dropped and counted in chat.rejected', async () => {
+test('text over 2 KiB: send() throws RangeError; received, it is dropped and counted as rejected', async () => {
   const ann = await chatNode('ann')
   assert.throws(() => ann.chat.send('x'.repeat(MAX_TEXT + 1)), (err: unknown) => err instanceof RangeError)
   assert.throws(() => ann.chat.send('é'.repeat(MAX_TEXT / 2 + 1)), (err: unknown) => err instanceof RangeError, 'bytes of UTF-8 count, not characters')
@@ -197,9 +120,9 @@ test('text over 2 KiB: send() throws RangeError; received, it is dropped and cou
   await inj.send(flood(handSigned(inj.key, { text: 'after the big one' })))
   await waitFor(() => ann.messages.length === 1, QUICK, 'the valid message after the oversized one')
   assert.is(ann.messages[0]!.text, 'after the big one')
-  assert.is(ann.chat.rejected, 1)
+  assert.is(ann.chat.stats.rejected, 1)
   assert.is(ann.chat.engine.stats.dropped.invalid, 1)
-  assert.match(rejected[0]!, /text must be at most 2048 bytes/)
+  assert.match(rejected[0]!, /text must be 0 to 2048 bytes/)
 })
 
 test('a timestamp outside the clock window is rejected, past or future', async () => {
@@ -211,7 +134,7 @@ test('a timestamp outside the clock window is rejected, past or future', async (
   await inj.send(flood(encodeBroadcast(inj.key, 'ok', 'one minute ago is fine', now - 60_000)))
   await waitFor(() => ann.messages.length === 1, QUICK, 'the in-window message')
   assert.is(ann.messages[0]!.text, 'one minute ago is fine')
-  assert.is(ann.chat.rejected, 2)
+  assert.is(ann.chat.stats.rejected, 2)
 })
 
 // ---------------------------------------------------------------------------------------
@@ -223,14 +146,14 @@ test('broadcast over a line of three: delivered once each, verified origin, not 
   const cat = await chatNode('cat')
   await link(ann, bob)
   await link(bob, cat)
-  ann.chat.send('hello all')
+  const id = ann.chat.send('hello all')
   await waitFor(() => bob.messages.length === 1 && cat.messages.length === 1, QUICK, 'bob and cat to hear ann')
   for (const n of [bob, cat]) {
+    assert.is(n.messages[0]!.id, id)
     assert.is(n.messages[0]!.origin, ann.id)
     assert.ok(n.messages[0]!.originKey.equals(publicKeyOf(ann.key)))
     assert.is(n.messages[0]!.nick, 'ann')
   }
-  assert.is(bob.chat.engine.stats.relayed, 1)
   cat.chat.send('marker')
   await waitFor(() => ann.messages.length === 1, QUICK, 'cat → ann')
   assert.equal(
@@ -241,78 +164,40 @@ test('broadcast over a line of three: delivered once each, verified origin, not 
   assert.is(bob.messages.length, 2)
 })
 
-test('direct message: the recipient gets a direct event; the relaying node in between emits none', async () => {
+test('direct message across a relay to a node that never wrote: delivered, receipt back, the relay reads nothing', async () => {
   const ann = await chatNode('ann')
   const bob = await chatNode('bob')
   const cat = await chatNode('cat')
   await link(ann, bob)
   await link(bob, cat)
-  cat.chat.send('hi, I am cat') // so ann learns cat's key
-  await waitFor(() => ann.messages.length === 1, QUICK, 'ann to hear cat')
-  const { to } = ann.chat.sendDirect('cat', 'psst, cat')
+  await waitFor(() => ann.chat.members.some((m) => m.nick === 'cat'), QUICK, 'ann to know cat from its announcement')
+  const { id, to } = ann.chat.sendDirect('cat', 'psst, cat')
   assert.is(to.id, cat.id)
-  await waitFor(() => cat.directs.length === 1, QUICK, 'cat to get the direct message')
-  assert.is(cat.directs[0]!.origin, ann.id)
-  assert.is(cat.directs[0]!.nick, 'ann')
-  assert.is(cat.directs[0]!.text, 'psst, cat')
-  assert.is(cat.directs[0]!.recipient, cat.id)
-  // Something ann sends later reaches bob on the same connection, after the direct one.
-  ann.chat.send('marker')
-  await waitFor(() => bob.messages.some((m) => m.text === 'marker'), QUICK, 'bob to hear the marker')
+  await waitFor(() => cat.directs.length === 1 && ann.receipts.length === 1, QUICK, 'the direct message and its receipt')
+  assert.equal([cat.directs[0]!.origin, cat.directs[0]!.nick, cat.directs[0]!.text, cat.directs[0]!.recipient], [ann.id, 'ann', 'psst, cat', cat.id])
+  assert.equal(ann.receipts, [{ id, to: cat.id, nick: 'cat', status: 'delivered' }])
   assert.is(bob.directs.length, 0, 'bob relayed it but has no direct event')
-  assert.ok(bob.chat.engine.stats.relayed >= 2, 'bob relayed the direct message')
-  assert.not.ok(
-    bob.messages.some((m) => m.text.includes('psst')) || cat.messages.some((m) => m.text.includes('psst')),
-    'the direct text is never a broadcast',
-  )
-  assert.is(ann.directs.length + bob.chat.rejected + cat.chat.rejected, 0)
+  assert.ok(bob.chat.engine.stats.relayed >= 2, 'bob relayed the message and the receipt')
+  assert.is(ann.chat.stats.rejected + bob.chat.stats.rejected + cat.chat.stats.rejected, 0)
 })
-
-test('resolve(): by nick, full id, id prefix; ambiguous or unknown → UnknownRecipientError', async () => {
-  const hub = await chatNode('hub')
-  const sam1 = await chatNode('sam')
-  const sam2 = await chatNode('sam')
-  const zoe = await chatNode('zoe')
-  for (const n of [sam1, sam2, zoe]) await link(n, hub)
-  for (const n of [sam1, sam2, zoe]) n.chat.send(`I am ${n.chat.nick}`)
-  await waitFor(() => hub.messages.length === 3, QUICK, 'hub to hear all three')
-
-  assert.is(hub.chat.resolve('zoe').id, zoe.id)
-  assert.is(hub.chat.resolve(sam1.id).id, sam1.id)
-  assert.is(hub.chat.resolve(`0x${sam2.id.toUpperCase()}`).id, sam2.id)
-  // The shortest prefix (≥ 4 hex) that tells sam1 from the others.
-  let n = 4
-  while ([sam2, zoe].some((o) => o.id.startsWith(sam1.id.slice(0, n)))) n++
-  assert.is(hub.chat.resolve(sam1.id.slice(0, n)).id, sam1.id)
-  assert.ok(hub.chat.resolve('zoe').publicKey.equals(publicKeyOf(zoe.key)))
-
-  const ambiguous = thrown(() => hub.chat.resolve('sam'))
-  assert.instance(ambiguous, UnknownRecipientError)
-  assert.match(ambiguous.message, /ambiguous/)
-  assert.instance(thrown(() => hub.chat.resolve('nobody')), UnknownRecipientError)
-  assert.instance(thrown(() => hub.chat.sendDirect('sam', 'which one?')), UnknownRecipientError)
-  assert.is(hub.chat.engine.stats.published, 0, 'nothing was sent to an unresolved target')
-})
-
-// ---------------------------------------------------------------------------------------
-// Replays and forged flood fields
 
 test('a replayed message is delivered once: identical bytes, or re-wrapped under a fresh flood id', async () => {
   const ann = await chatNode('ann')
   const inj = await injector(ann)
-  const payload = encodeBroadcast(inj.key, 'inj', 'say it once')
+  const payload = encodeBroadcast(inj.key, 'inj', 'say it once', Date.now())
   const wire = flood(payload)
   await inj.send(wire)
   await inj.send(wire)
-  // The same signed payload again, under another flood id: still the same message.
-  await inj.send(flood(payload, { id: Buffer.alloc(16, 7) }))
-  await inj.send(flood(encodeBroadcast(inj.key, 'inj', 'marker')))
+  // The same signed payload again, under another flood id: refused (ids must name the content).
+  await inj.send(RLP.encode([Buffer.alloc(16, 7), Buffer.from(inj.id, 'hex'), 16, payload]))
+  await inj.send(flood(encodeBroadcast(inj.key, 'inj', 'marker', Date.now())))
   await waitFor(() => ann.messages.some((m) => m.text === 'marker'), QUICK, 'the marker')
   assert.equal(
     ann.messages.map((m) => m.text),
     ['say it once', 'marker'],
   )
   assert.ok(ann.chat.engine.stats.duplicates >= 1)
+  assert.is(decodeEnvelope(payload).id, ann.messages[0]!.id)
 })
 
 test('a flood origin that differs from the signed origin is refused (it would steer relays away from that node)', async () => {
@@ -321,14 +206,30 @@ test('a flood origin that differs from the signed origin is refused (it would st
   await link(ann, bob)
   const inj = await injector(ann)
   // Signed by inj, but the flood header names bob as origin: relays would skip bob.
-  await inj.send(flood(encodeBroadcast(inj.key, 'inj', 'steered'), { origin: bob.id }))
-  await inj.send(flood(encodeBroadcast(inj.key, 'inj', 'marker')))
+  await inj.send(flood(encodeBroadcast(inj.key, 'inj', 'steered', Date.now()), { origin: bob.id }))
+  await inj.send(flood(encodeBroadcast(inj.key, 'inj', 'marker', Date.now())))
   await waitFor(() => bob.messages.some((m) => m.text === 'marker'), QUICK, 'the marker at bob')
   assert.equal(
     ann.messages.map((m) => m.text),
     ['marker'],
   )
-  assert.is(ann.chat.rejected, 1)
+  assert.is(ann.chat.stats.rejected, 1)
+})
+
+test('a broadcast claiming another node as author (signed with the sender\'s own key) is delivered nowhere and relayed to nobody', async () => {
+  const ann = await chatNode('ann')
+  const bob = await chatNode('bob')
+  await link(ann, bob)
+  const inj = await injector(ann)
+  const head = [ChatKind.Broadcast, Buffer.from(bob.id, 'hex'), Date.now(), ['bob', 'bob owes mallory']]
+  const forged = RLP.encode([...head, sign(keccak256(RLP.encode([Buffer.from('devp2p-chat/2'), ...head] as Uint8Array[])), inj.key)] as Uint8Array[])
+  await inj.send(flood(forged))
+  await inj.send(flood(encodeBroadcast(inj.key, 'mallory', 'marker', Date.now())))
+  await waitFor(() => bob.messages.some((m) => m.text === 'marker'), QUICK, 'the marker at bob')
+  assert.equal(ann.messages.map((m) => m.text), ['marker'])
+  assert.equal(bob.messages.map((m) => m.text), ['marker'])
+  assert.is(ann.chat.stats.rejected, 1)
+  assert.is(ann.chat.engine.stats.relayed, 1, 'only the marker went on to bob')
 })
 
 test('attach() refuses a server whose key is not the chat key', async () => {

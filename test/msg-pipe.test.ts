@@ -54,16 +54,18 @@ test('expectMsg throws UnexpectedMsgError on the wrong code, naming both codes',
   await sendItems(a, 2, 'foo')
   const err = await rejection(expectMsg(b, 1, ['foo']), 'expectMsg')
   assert.instance(err, UnexpectedMsgError)
-  assert.match(err.message, 'expected message code 1, got 2')
+  assert.is(err.message, 'expected message code 1, got 2 with ["foo"]')
 })
 
-test('expectMsg throws UnexpectedMsgError on the wrong payload, showing both in hex', async () => {
+test('expectMsg throws UnexpectedMsgError on the wrong payload, showing both as decoded items', async () => {
   const [a, b] = MsgPipe()
-  await sendItems(a, 1, 'foo')
-  const err = await rejection(expectMsg(b, 1, ['bar']), 'expectMsg')
+  await sendItems(a, 1, 'foo', 42, [Uint8Array.of(0, 255), 70_000, ''])
+  const err = await rejection(expectMsg(b, 1, ['bar', 42]), 'expectMsg')
   assert.instance(err, UnexpectedMsgError)
-  assert.match(err.message, Buffer.from(RLP.encode(['bar'])).toString('hex'))
-  assert.match(err.message, Buffer.from(RLP.encode(['foo'])).toString('hex'))
+  assert.is(err.message, 'message 1: expected ["bar", 42], got ["foo", 42, [0x00ff, 70000, ""]]')
+  await a.writeMsg(1, Uint8Array.of(0xc5, 0x01))
+  const raw = await rejection(expectMsg(b, 1, []), 'expectMsg')
+  assert.match(raw.message, 'got 0xc501 (not RLP)')
 })
 
 test('writeMsg with a code outside 0 … length − 1 rejects with InvalidMessageCodeError', async () => {

@@ -1,15 +1,18 @@
 /**
- * chat's signed envelopes, as a node validates them: `openEnvelope` on a broadcast or direct
- * message, then `unsealDirect` on a direct one. A mutated envelope almost always fails its
- * signature, so envelopes are also rebuilt from mutated fields and signed afresh by the
- * origin (keccak256 of the fields' RLP, as message.ts documents), and sealed bodies are
- * built from mutated plaintexts under a valid ECIES seal to the recipient.
+ * chat/2's signed envelopes, as a node validates them: `decodeEnvelope` on any envelope,
+ * then `openDirect` on a direct one. A mutated envelope almost always fails its signature,
+ * so envelopes are also rebuilt from mutated fields `[kind, origin, timestamp, body]` and
+ * signed afresh by the origin as message.ts documents (keccak256 of the RLP of the signing
+ * domain followed by the fields), and sealed bodies are built from mutated plaintexts under
+ * a valid ECIES seal to the recipient.
  * @module
  */
 import fc from 'fast-check'
+import { RLP } from '@ethereumjs/rlp'
 import { keccak256, sign } from '../../lib/crypto/index.js'
 import { eciesDecrypt, eciesEncrypt } from '../../lib/rlpx/ecies.js'
-import { ChatKind, openEnvelope, unsealDirect, type Envelope } from '../../protocols/chat/index.js'
+import { ChatKind, decodeEnvelope, openDirect, type DirectEnvelope } from '../../protocols/chat/index.js'
+import { SIGNING_DOMAIN } from '../../protocols/chat/message.js'
 import { floodnetDefaults } from '../../protocols/floodnet/index.js'
 import type { Target } from '../harness.js'
 import { listContent, mutate, networkBytes, rlpHeader } from '../inputs.js'
@@ -18,17 +21,19 @@ import { broadcastSeeds, directSeeds, keys } from '../seeds.js'
 /** An envelope as received, or a sealed direct-message body. */
 export type ChatInput = { envelope: Uint8Array } | { sealed: Uint8Array }
 
-/** The fields of a signed envelope: its list without the signature, re-encoded. */
+/** The signed fields of an envelope: its list without the signature, re-encoded. */
 function unsigned(envelope: Uint8Array): Uint8Array {
   const content = listContent(envelope)!
   const fields = content.subarray(0, content.length - 67)
   return Buffer.concat([rlpHeader(fields.length, true), fields])
 }
 
-/** Appends the origin's signature over keccak256(`fields`) to the list `fields`, as an author does. */
+const domain = RLP.encode(SIGNING_DOMAIN)
+
+/** Appends the origin's signature over the domain and the list `fields`, as an author does. */
 function signAsOrigin(fields: Uint8Array): Uint8Array {
   const content = listContent(fields) ?? fields
-  const signature = sign(keccak256(fields), keys.a)
+  const signature = sign(keccak256(Buffer.concat([rlpHeader(domain.length + content.length, true), domain, content])), keys.a)
   return Buffer.concat([rlpHeader(content.length + 67, true), content, Uint8Array.of(0xb8, 65), signature])
 }
 
@@ -42,9 +47,10 @@ function envelopes(seeds: Uint8Array[]): fc.Arbitrary<ChatInput> {
     .map((envelope) => ({ envelope }))
 }
 
+const directOf = (seed: Uint8Array): DirectEnvelope => decodeEnvelope(seed) as DirectEnvelope
 /** What every direct seed's sealed body decrypts to: the plaintext format of today's chat. */
-const plaintexts = directSeeds.map((seed) => eciesDecrypt(keys.b, openEnvelope(seed).sealed!))
-const sealedSeeds = directSeeds.map((seed) => openEnvelope(seed).sealed!)
+const plaintexts = directSeeds.map((seed) => eciesDecrypt(keys.b, directOf(seed).sealed))
+const sealedSeeds = directSeeds.map((seed) => directOf(seed).sealed)
 const iv = fc.uint8Array({ minLength: 16, maxLength: 16 })
 
 const sealedBodies: fc.Arbitrary<ChatInput> = fc
@@ -55,23 +61,23 @@ const sealedBodies: fc.Arbitrary<ChatInput> = fc
   .map((sealed) => ({ sealed }))
 
 /** The envelope a fuzzed sealed body is read in: a real direct message from A to B. */
-const directEnvelope: Envelope = openEnvelope(directSeeds[0]!)
+const directEnvelope = directOf(directSeeds[0]!)
 
-/** Validates a message as the recipient B does: open it, and unseal it when it is direct. */
+/** Validates a message as the recipient B does: decode it, and open it when it is direct. */
 function receive(input: ChatInput): void {
   if ('sealed' in input) {
-    unsealDirect({ ...directEnvelope, sealed: Buffer.from(input.sealed) }, keys.b)
+    openDirect({ ...directEnvelope, sealed: Buffer.from(input.sealed) }, keys.b)
     return
   }
-  const envelope = openEnvelope(input.envelope)
-  if (envelope.kind === ChatKind.Direct) unsealDirect(envelope, keys.b)
+  const envelope = decodeEnvelope(input.envelope)
+  if (envelope.kind === ChatKind.Direct) openDirect(envelope, keys.b)
 }
 
 const bytes = (input: ChatInput): Uint8Array => ('sealed' in input ? input.sealed : input.envelope)
 
 export const chatBroadcast: Target<ChatInput> = {
   name: 'chat-broadcast',
-  decoder: 'openEnvelope',
+  decoder: 'decodeEnvelope',
   arbitrary: envelopes(broadcastSeeds),
   run: receive,
   bytes,
@@ -80,7 +86,7 @@ export const chatBroadcast: Target<ChatInput> = {
 
 export const chatDirect: Target<ChatInput> = {
   name: 'chat-direct',
-  decoder: 'openEnvelope, unsealDirect',
+  decoder: 'decodeEnvelope, openDirect',
   arbitrary: fc.oneof(envelopes(directSeeds), sealedBodies),
   run: receive,
   bytes,

@@ -1,38 +1,146 @@
 /**
- * chat/1: a chat on floodnet's flooding engine. Broadcasts carry a signature that every
- * node verifies before delivering or relaying, so nobody speaks in another node's name;
- * direct messages are sealed to the recipient's key and relayed by everyone else unread.
+ * chat/2: a chat on floodnet's flooding engine. Every message is a signed envelope
+ * ({@link decodeEnvelope}) that each node verifies before it delivers or relays it; a replay
+ * guard keyed by message id makes sure nothing is delivered twice within its validity
+ * window. On top of that: presence (a roster of members with last-seen), direct messages
+ * sealed to any member or neighbour with signed delivery receipts, and history and roster
+ * requests a joining node makes to its neighbours ({@link ChatMsg}).
  * @module
  */
-import { keccak256, nodeId, publicKeyOf, ServerStateError, TypedEvents, type MsgReadWriter, type Peer, type Protocol, type Server } from '../../lib/index.js'
+import { isIP } from 'node:net'
+import { ServerStateError, TypedEvents, MessageDecodeError, nodeId, parseEnode, publicKeyOf, type Msg, type MsgReadWriter, type Protocol } from '../../lib/index.js'
+import { systemClock, type Clock, type Timer } from '../../lib/clock.js'
 import { Devp2pError, InvalidOptionError } from '../../lib/errors.js'
 import { logger, shortId } from '../../lib/log.js'
-import { FloodEngine, type FloodEngineOptions } from '../floodnet/index.js'
-import { ChatKind, encodeBroadcast, encodeDirect, openEnvelope, unsealDirect, type ChatMessage, type Envelope } from './message.js'
+import type { Random } from '../../lib/random.js'
+import { FloodEngine, TokenBucket, type FloodEngineOptions } from '../floodnet/index.js'
+import {
+  CLOCK_WINDOW,
+  HISTORY_AGE,
+  HISTORY_ASK_WINDOW,
+  HISTORY_COUNT,
+  MAX_ENVELOPE,
+  MAX_PENDING_RECEIPTS,
+  ORIGIN_RATE,
+  PRESENCE_INTERVAL,
+  PRESENCE_JITTER,
+  RATE_TABLE_SIZE,
+  RECEIPT_TIMEOUT,
+  REPLAY_GUARD_SIZE,
+  ROSTER_SIZE,
+  ROSTER_SYNC_MAX,
+  SYNC_RATE,
+  SYNC_TIMEOUT,
+} from './constants.js'
+import { HistoryStore } from './history.js'
+import {
+  ChatKind,
+  decodeEnvelope,
+  DirectKind,
+  encodeBroadcast,
+  encodeDirect,
+  encodeGoodbye,
+  encodePresence,
+  encodeReceipt,
+  openDirect,
+  type BroadcastEnvelope,
+  type DirectEnvelope,
+  type Envelope,
+  type PresenceEnvelope,
+} from './message.js'
+import { checkNick } from './nick.js'
+import { ReplayGuard } from './replay-guard.js'
+import { refreshPeriod, Roster, type Member, type RosterChange } from './roster.js'
+import { CHAT_CODES, ChatMsg, decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './sync.js'
 
 const log = logger('chat')
-
-/** How far a message's timestamp may be from our clock, in ms. */
-export const CLOCK_WINDOW = 5 * 60 * 1000
-/** Nodes remembered in the directory (nick and key of those who spoke). */
-const DIRECTORY_SIZE = 4096
 
 /** Options of {@link Chat}; the flood engine's options apply too. */
 export interface ChatOptions extends Omit<FloodEngineOptions, 'selfId' | 'validate' | 'messageId'> {
   /** The node's private key: it signs our messages and opens direct ones. Use the server's. */
   privateKey: Uint8Array
-  /** Our nick. @default 'anon' */
+  /** Our nick; see {@link checkNick}. @default 'anon' */
   nick?: string
-  /** Accepted distance between a message's timestamp and our clock, ms. @default 300000 */
+  /** Accepted distance between a live message's timestamp and our clock, ms. @default 300000 */
   clockWindow?: number
+  /** Where time and timers come from. @default systemClock */
+  clock?: Clock
+  /** Jitter of presence refreshes. @default Math.random */
+  random?: Random
+  /** Presence refresh period in a room of up to 30 members, ms; it grows with larger rooms. @default 300000 */
+  presenceInterval?: number
+  /** How long a direct message waits for its receipt, ms. @default 30000 */
+  receiptTimeout?: number
+  /** Message ids the replay guard holds. @default 32768 */
+  replayGuardSize?: number
+  /** Members the roster holds. @default 4096 */
+  rosterSize?: number
+  /** Broadcasts kept for late joiners. @default 100 */
+  historyCount?: number
+  /** Oldest broadcast kept for late joiners, ms. @default 3600000 */
+  historyAge?: number
 }
 
-/** A node we have heard from. */
-export interface Contact {
+/** What chat needs of the server it runs on; a {@link Server} has it. */
+export interface ChatHost {
+  /** Our node id: must be the id of chat's key. */
+  readonly id: string
+  /** Our enode URL: its address goes into our presence announcements. */
+  readonly enode: string
+}
+
+/** The peer a chat link runs with; a {@link Peer} has it. */
+export interface ChatPeer {
+  readonly id: string
+  /** The key its handshake proved: direct messages to a neighbour are sealed to it. */
+  readonly publicKey: Buffer
+}
+
+/** A verified broadcast, direct message or history entry. */
+export interface ChatMessage {
+  /** Message id, hex (16 bytes): the same at every node. */
   id: string
+  kind: ChatKind.Broadcast | ChatKind.Direct
+  /** Node id (hex) of the author, proven by the signature. */
+  origin: string
+  /** The author's 64-byte public key, recovered from the signature. */
+  originKey: Buffer
   nick: string
+  text: string
+  /** Author's clock, ms since the epoch. */
+  timestamp: number
+  /** For direct messages: our node id. */
+  recipient?: string
+}
+
+/** The outcome of a direct message we sent. */
+export interface Receipt {
+  /** Id of the direct message, as {@link Chat.sendDirect} returned it. */
+  id: string
+  /** Node id of the recipient. */
+  to: string
+  /** The recipient's nick when we sent it. */
+  nick: string
+  /** `delivered`: the recipient returned a signed receipt; `not-confirmed`: none came in time. */
+  status: 'delivered' | 'not-confirmed'
+}
+
+/** Someone we can send a direct message to: a member or a direct neighbour. */
+export interface Recipient {
+  id: string
   publicKey: Buffer
-  lastSeen: number
+  /** Its nick, when it has announced one. */
+  nick?: string
+}
+
+/** Counters, for tests and logs. */
+export interface ChatStats {
+  /** Envelopes refused: malformed, forged, outside the clock window, over the author's rate. */
+  rejected: number
+  /** Envelopes whose id the replay guard already held. */
+  replays: number
+  /** Envelopes that expire at or before the replay guard's watermark (refused under pressure). */
+  stale: number
 }
 
 /** Events on `chat.events`. */
@@ -41,7 +149,19 @@ export interface ChatEvents {
   message: (message: ChatMessage) => void
   /** A verified direct message addressed to us. */
   direct: (message: ChatMessage) => void
-  /** A message that failed verification was dropped. */
+  /** A broadcast from before we joined, from a neighbour's history; oldest first. */
+  history: (message: ChatMessage) => void
+  /** A direct message we sent was delivered, or was not confirmed in time. */
+  receipt: (receipt: Receipt) => void
+  /** A member joined the chat, or came back after leaving or timing out. */
+  join: (event: { member: Member; returning: boolean }) => void
+  /** A member said goodbye (`quit`) or was not heard from for too long (`timeout`). */
+  leave: (event: { member: Member; reason: 'quit' | 'timeout' }) => void
+  /** A member changed its nick. */
+  rename: (event: { member: Member; from: string }) => void
+  /** A neighbour answered our roster or history request; `count` entries were new to us. */
+  synced: (event: { kind: 'roster' | 'history'; from: string; count: number }) => void
+  /** An envelope failed verification and was dropped. */
   rejected: (event: { from: string; reason: string }) => void
 }
 
@@ -50,6 +170,28 @@ export class UnknownRecipientError extends Devp2pError {
   constructor(target: string, detail: string) {
     super('ERR_UNKNOWN_RECIPIENT', `cannot send to ${JSON.stringify(target)}: ${detail}`)
   }
+}
+
+interface Request {
+  id: number
+  code: ChatMsg.GetHistory | ChatMsg.GetRoster
+  timer: Timer
+  done: () => void
+}
+
+interface Link {
+  peer: ChatPeer
+  rw: MsgReadWriter
+  /** Our requests to it awaiting an answer, by request id. */
+  requests: Map<number, Request>
+  historyRate: TokenBucket
+  rosterRate: TokenBucket
+}
+
+interface Pending {
+  to: string
+  nick: string
+  timer: Timer
 }
 
 /**
@@ -64,46 +206,77 @@ export class UnknownRecipientError extends Devp2pError {
  */
 export class Chat {
   readonly events = new TypedEvents<ChatEvents>()
-  /** The capability to register with the server: `chat/1`, one message code. */
+  /** The capability to register with the server: `chat/2`, five message codes. */
   readonly protocol: Protocol
-  /** Messages dropped for a bad signature, bad bounds or a bad timestamp. */
-  rejected = 0
-  nick: string
+  readonly stats: ChatStats = { rejected: 0, replays: 0, stale: 0 }
+  /** Ids of messages delivered or sent, held until their validity window ends. */
+  readonly guard: ReplayGuard
+  readonly roster: Roster
+  readonly history: HistoryStore
+  #nick: string
   #privateKey: Uint8Array
+  #selfId: string
   #options: ChatOptions
-  #clockWindow: number
+  #clock: Clock
+  #random: Random
+  #window: number
+  #presenceInterval: number
+  #receiptTimeout: number
   #engine: FloodEngine | undefined
-  #server: Server | undefined
-  #contacts = new Map<string, Contact>()
-  #reading = false
+  #host: ChatHost | undefined
+  #links = new Map<string, Link>()
+  #pending = new Map<string, Pending>()
+  #rates = new Map<string, TokenBucket>()
   /** Envelopes verified by the validator, so delivery does not decode and recover again. */
   #verified = new WeakMap<Uint8Array, Envelope>()
+  #announced = false
+  /** Refresh period declared in our newest announcement: our next message must come within it. */
+  #declared = 0
+  /** Timestamp of our newest announcement. */
+  #presenceStamp = 0
+  #refreshTimer: Timer | undefined
+  #expiryTimer: Timer | undefined
+  #expiryAt: number | undefined
+  #attachedAt = 0
+  #historyFilled = false
+  #nextRequest = 1
+  #stopped = false
 
   constructor(options: ChatOptions) {
     this.#options = options
     this.#privateKey = options.privateKey
-    this.nick = options.nick ?? 'anon'
-    this.#clockWindow = options.clockWindow ?? CLOCK_WINDOW
-    this.protocol = { name: 'chat', version: 1, length: 1, run: (peer, rw) => this.#run(peer, rw) }
+    this.#selfId = nodeId(publicKeyOf(options.privateKey))
+    this.#nick = checkNick(options.nick ?? 'anon')
+    this.#clock = options.clock ?? systemClock
+    this.#random = options.random ?? Math.random
+    this.#window = positive(options.clockWindow ?? CLOCK_WINDOW, 'clockWindow')
+    this.#presenceInterval = positive(options.presenceInterval ?? PRESENCE_INTERVAL, 'presenceInterval')
+    this.#receiptTimeout = positive(options.receiptTimeout ?? RECEIPT_TIMEOUT, 'receiptTimeout')
+    this.guard = new ReplayGuard(positive(options.replayGuardSize ?? REPLAY_GUARD_SIZE, 'replayGuardSize'))
+    this.roster = new Roster(positive(options.rosterSize ?? ROSTER_SIZE, 'rosterSize'), this.#presenceInterval * (1 + PRESENCE_JITTER))
+    this.history = new HistoryStore(positive(options.historyCount ?? HISTORY_COUNT, 'historyCount'), positive(options.historyAge ?? HISTORY_AGE, 'historyAge'))
+    this.protocol = { name: 'chat', version: 2, length: CHAT_CODES, run: (peer, rw) => this.#run(peer, rw) }
   }
 
   /**
-   * Binds to the server; its key must be this chat's key.
+   * Binds to the server (anything with its `id` and `enode`); its key must be this chat's key.
    * @throws {InvalidOptionError} when the server's key is another one
    */
-  attach(server: Server): void {
-    if (this.#server) throw new ServerStateError('chat is already attached to a server')
+  attach(host: ChatHost): void {
+    if (this.#host) throw new ServerStateError('chat is already attached to a server')
     // Receivers refuse a message whose flood origin (the server's id) is not its signer, so
     // a mismatched key would make every message we send vanish without a trace.
-    if (nodeId(publicKeyOf(this.#privateKey)) !== server.id) throw new InvalidOptionError('privateKey', "chat's key must be the server's key")
-    this.#server = server
+    if (this.#selfId !== host.id) throw new InvalidOptionError('privateKey', "chat's key must be the server's key")
+    this.#host = host
+    this.#attachedAt = this.#now()
     this.#engine = new FloodEngine({
       ...this.#options,
-      selfId: server.id,
-      // Content-bound ids: a replayed message is a duplicate, not a new one.
-      messageId: (payload) => keccak256(payload).subarray(0, 16),
+      maxPayload: MAX_ENVELOPE,
+      selfId: host.id,
+      messageId: (payload) => Buffer.from(decodeEnvelope(payload).id, 'hex'),
       validate: ({ id, origin, payload, from }) => this.#validate(id, origin, payload, from),
     })
+    this.roster.setSelf(decodeEnvelope(this.#presence()) as PresenceEnvelope, this.#attachedAt)
     void this.#pump()
   }
 
@@ -113,9 +286,40 @@ export class Chat {
     return this.#engine
   }
 
-  /** Nodes heard from, most recent last. */
-  get contacts(): Contact[] {
-    return [...this.#contacts.values()]
+  /** Our node id. */
+  get id(): string {
+    return this.#selfId
+  }
+
+  get nick(): string {
+    return this.#nick
+  }
+
+  /**
+   * Changes our nick and announces it ("ann is now anna" everywhere).
+   * @throws {InvalidNickError} when it breaks the nick rules
+   */
+  set nick(nick: string) {
+    checkNick(nick)
+    if (nick === this.#nick) return
+    this.#nick = nick
+    if (this.#announced) this.#announce()
+    else if (this.#host) this.roster.setSelf(decodeEnvelope(this.#presence()) as PresenceEnvelope, this.#now())
+  }
+
+  /** Present members, us included, most recently heard first. */
+  get members(): Member[] {
+    return this.roster.present()
+  }
+
+  /** Direct neighbours on chat links: id, the key their handshake proved, and their nick once known. */
+  get neighbours(): Recipient[] {
+    return [...this.#links.values()].map(({ peer }) => ({ id: peer.id, publicKey: peer.publicKey, ...this.#nickOf(peer.id) }))
+  }
+
+  /** The current presence refresh period: the base period, longer in rooms of more than 30. */
+  get presencePeriod(): number {
+    return refreshPeriod(this.roster.present().length, this.#presenceInterval)
   }
 
   /**
@@ -123,94 +327,393 @@ export class Chat {
    * @throws {RangeError} when the text is over 2 KiB
    */
   send(text: string): string {
-    return this.engine.publish(encodeBroadcast(this.#privateKey, this.nick, text))
+    const now = this.#now()
+    const payload = encodeBroadcast(this.#privateKey, this.#nick, text, now)
+    const id = this.#publish(payload)
+    this.history.add({ id, timestamp: now, payload }, now)
+    return id
   }
 
   /**
-   * Sends `text` readable only by `target`: a node id, a unique id prefix or a nick, among
-   * the nodes heard from (their key is needed to seal the message).
+   * Sends `text` readable only by `target` — a member's nick, node id or unique id prefix,
+   * or a direct neighbour's id — and waits for its receipt: a `receipt` event follows,
+   * `delivered` or, after `receiptTimeout`, `not-confirmed`.
    * @throws {UnknownRecipientError} when the target is unknown or ambiguous
    */
-  sendDirect(target: string, text: string): { id: string; to: Contact } {
+  sendDirect(target: string, text: string): { id: string; to: Recipient } {
     const to = this.resolve(target)
-    return { id: this.engine.publish(encodeDirect(this.#privateKey, to.publicKey, this.nick, text)), to }
+    const id = this.#publish(encodeDirect(this.#privateKey, to.publicKey, this.#nick, text, this.#now()))
+    if (this.#pending.size >= MAX_PENDING_RECEIPTS) this.#settle(this.#pending.keys().next().value!, 'not-confirmed')
+    const timer = this.#clock.setTimeout(() => this.#settle(id, 'not-confirmed'), this.#receiptTimeout)
+    timer.unref()
+    this.#pending.set(id, { to: to.id, nick: to.nick ?? shortId(to.id), timer })
+    return { id, to }
   }
 
-  /** Finds a contact by id, id prefix or nick. @throws {UnknownRecipientError} */
-  resolve(target: string): Contact {
+  /**
+   * Finds a member or neighbour by full id, id prefix (4+ hex digits) or nick. Present
+   * members come first; gone ones are found only when no present one matches.
+   * @throws {UnknownRecipientError} when nothing or more than one thing matches
+   */
+  resolve(target: string): Recipient {
     const t = target.toLowerCase().replace(/^0x/, '')
-    const exact = this.#contacts.get(t)
-    if (exact) return exact
-    const byPrefix = /^[0-9a-f]{4,}$/.test(t) ? this.contacts.filter((c) => c.id.startsWith(t)) : []
-    const matches = byPrefix.length > 0 ? byPrefix : this.contacts.filter((c) => c.nick === target)
-    if (matches.length === 1) return matches[0]!
-    if (matches.length === 0) throw new UnknownRecipientError(target, 'no node with that id or nick has spoken yet')
-    throw new UnknownRecipientError(target, `ambiguous, matches ${matches.map((c) => `${c.nick}/${c.id.slice(0, 8)}`).join(', ')}; use a longer id prefix`)
+    const candidates = new Map<string, Recipient & { present: boolean }>()
+    for (const link of this.#links.values()) candidates.set(link.peer.id, { id: link.peer.id, publicKey: link.peer.publicKey, ...this.#nickOf(link.peer.id), present: true })
+    for (const m of this.roster.all()) {
+      if (!m.self && !candidates.has(m.id)) candidates.set(m.id, { id: m.id, publicKey: m.publicKey, nick: m.nick, present: m.present })
+    }
+    const exact = candidates.get(t)
+    if (exact) return strip(exact)
+    const isPrefix = /^[0-9a-f]{4,}$/.test(t)
+    const match = (present: boolean): (Recipient & { present: boolean })[] =>
+      [...candidates.values()].filter((c) => c.present === present && ((isPrefix && c.id.startsWith(t)) || c.nick === target))
+    const found = match(true).length > 0 ? match(true) : match(false)
+    if (found.length === 1) return strip(found[0]!)
+    if (found.length === 0 && (t === this.#selfId || target === this.#nick)) throw new UnknownRecipientError(target, 'that is you')
+    if (found.length === 0) throw new UnknownRecipientError(target, 'no member or neighbour has that nick or id; /who lists the members')
+    throw new UnknownRecipientError(target, `ambiguous, matches ${found.map((c) => `${c.nick ?? '?'}/${c.id.slice(0, 8)}`).join(', ')}; use a longer id prefix`)
   }
 
-  /** Ends delivery; the server's stop() closes the connections. */
-  stop(): void {
+  /**
+   * Says goodbye to the chat (when we had announced ourselves) and stops: no more timers,
+   * reads or deliveries. Resolves once every neighbour has taken the goodbye (it answers a
+   * request sent after it) or {@link SYNC_TIMEOUT} passed; then stop the server, whose
+   * Disconnect would otherwise overtake a goodbye still unread at a neighbour.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#clock.clearTimeout(this.#refreshTimer)
+    this.#clock.clearTimeout(this.#expiryTimer)
+    for (const p of this.#pending.values()) this.#clock.clearTimeout(p.timer)
+    if (this.#announced && this.#links.size > 0) {
+      this.#engine?.publish(encodeGoodbye(this.#privateKey, Math.max(this.#now(), this.#presenceStamp + 1)))
+      await Promise.all([...this.#links.values()].map((link) => this.#request(link, ChatMsg.GetRoster, 0)))
+    }
+    for (const link of this.#links.values()) for (const r of link.requests.values()) this.#settleRequest(link, r)
     this.#engine?.close()
   }
 
-  async #run(peer: Peer, rw: MsgReadWriter): Promise<void> {
-    const remove = this.engine.addNeighbour(peer.id, (payload) => rw.writeMsg(0, payload))
+  // -------------------------------------------------------------------------------------
+  // Links
+
+  async #run(peer: ChatPeer, rw: MsgReadWriter): Promise<void> {
+    const now = (): number => this.#now()
+    const link: Link = {
+      peer,
+      rw,
+      requests: new Map(),
+      historyRate: new TokenBucket(SYNC_RATE.rate, SYNC_RATE.burst, now),
+      rosterRate: new TokenBucket(SYNC_RATE.rate, SYNC_RATE.burst, now),
+    }
+    this.#links.set(peer.id, link)
+    const remove = this.engine.addNeighbour(peer.id, (payload) => rw.writeMsg(ChatMsg.Flood, payload))
     try {
-      for await (const msg of rw) this.engine.handle(peer.id, msg.payload)
+      if (!this.#stopped) {
+        if (!this.#announced) this.#announce()
+        void this.#request(link, ChatMsg.GetRoster)
+        if (!this.#historyFilled && now() < this.#attachedAt + HISTORY_ASK_WINDOW) void this.#request(link, ChatMsg.GetHistory)
+      }
+      for await (const msg of rw) this.#onMessage(link, msg)
     } finally {
       remove()
+      for (const r of link.requests.values()) this.#settleRequest(link, r)
+      if (this.#links.get(peer.id) === link) this.#links.delete(peer.id)
     }
   }
+
+  #onMessage(link: Link, msg: Msg): void {
+    // A stopping node still answers requests: its neighbour may be stopping too, and waiting for that answer.
+    if (this.#stopped && msg.code === ChatMsg.Flood) return
+    switch (msg.code) {
+      case ChatMsg.Flood:
+        this.engine.handle(link.peer.id, msg.payload)
+        return
+      case ChatMsg.GetHistory:
+      case ChatMsg.GetRoster: {
+        const { requestId, limit } = decodeRequest(msg.payload)
+        const history = msg.code === ChatMsg.GetHistory
+        if (!(history ? link.historyRate : link.rosterRate).take()) {
+          log('%s asked for the %s too often; not answered', shortId(link.peer.id), history ? 'history' : 'roster')
+          return
+        }
+        const all = history ? this.history.payloads(this.#now()) : this.roster.announcements(ROSTER_SYNC_MAX)
+        // The newest `limit`: history is oldest first, the roster most recently heard first.
+        const entries = limit === undefined ? all : history ? all.slice(all.length - Math.min(limit, all.length)) : all.slice(0, limit)
+        link.rw
+          .writeMsg(history ? ChatMsg.History : ChatMsg.Roster, encodeResponse(requestId, entries))
+          .catch((err: Error) => log('%s answer to %s not sent: %s', history ? 'history' : 'roster', shortId(link.peer.id), err.message))
+        return
+      }
+      case ChatMsg.History:
+      case ChatMsg.Roster:
+        this.#onResponse(link, msg.code, msg.payload)
+        return
+      default:
+        throw new MessageDecodeError(`unknown chat message code ${msg.code}`)
+    }
+  }
+
+  /** Asks `link` for its history or roster; resolves once answered, timed out or the link closed. */
+  #request(link: Link, code: ChatMsg.GetHistory | ChatMsg.GetRoster, limit?: number): Promise<void> {
+    const id = this.#nextRequest++
+    return new Promise((done) => {
+      const request: Request = { id, code, done, timer: this.#clock.setTimeout(() => this.#settleRequest(link, request), SYNC_TIMEOUT) }
+      request.timer.unref()
+      link.requests.set(id, request)
+      link.rw.writeMsg(code, encodeRequest(id, limit)).catch((err: Error) => {
+        log('request to %s not sent: %s', shortId(link.peer.id), err.message)
+        this.#settleRequest(link, request)
+      })
+    })
+  }
+
+  #settleRequest(link: Link, request: Request): void {
+    this.#clock.clearTimeout(request.timer)
+    link.requests.delete(request.id)
+    request.done()
+  }
+
+  #onResponse(link: Link, code: ChatMsg.History | ChatMsg.Roster, payload: Uint8Array): void {
+    const { requestId, envelopes } = decodeResponse(code, payload)
+    const asked = link.requests.get(requestId)
+    if (!asked || asked.code !== code - 1) {
+      log('unrequested %s from %s ignored', code === ChatMsg.History ? 'history' : 'roster', shortId(link.peer.id))
+      return
+    }
+    this.#settleRequest(link, asked)
+    if (this.#stopped) return
+    const now = this.#now()
+    const want = code === ChatMsg.History ? ChatKind.Broadcast : ChatKind.Presence
+    const verified: Envelope[] = []
+    for (const bytes of envelopes) {
+      try {
+        const env = decodeEnvelope(bytes)
+        if (env.kind !== want) throw new MessageDecodeError(`a ${code === ChatMsg.History ? 'history' : 'roster'} entry of kind ${env.kind}`)
+        // History is verified by signature, not by the clock window; only the future is refused.
+        if (env.timestamp > now + this.#window) throw new MessageDecodeError(`an entry from ${env.timestamp - now} ms in the future`)
+        verified.push(env)
+      } catch (err) {
+        this.#reject(link.peer.id, (err as Error).message)
+      }
+    }
+    let count = 0
+    if (code === ChatMsg.History) {
+      verified.sort((a, b) => a.timestamp - b.timestamp || (a.id < b.id ? -1 : 1))
+      for (const env of verified as BroadcastEnvelope[]) {
+        if (this.guard.has(env.id, now) || !this.history.add({ id: env.id, timestamp: env.timestamp, payload: env.payload }, now)) continue
+        // A live copy of it within its window is then a replay, not a new message.
+        this.guard.admit(env.id, env.timestamp + this.#window, now)
+        count++
+        this.events.emit('history', toMessage(env, env.nick, env.text))
+      }
+      if (count > 0) this.#historyFilled = true
+    } else {
+      for (const env of verified as PresenceEnvelope[]) {
+        if (env.origin === this.#selfId) continue
+        const known = this.roster.get(env.origin)?.present
+        this.#changed(this.roster.announce(env, now, false))
+        if (!known && this.roster.get(env.origin)?.present) count++
+      }
+      this.#scheduleExpiry()
+    }
+    this.events.emit('synced', { kind: code === ChatMsg.History ? 'history' : 'roster', from: link.peer.id, count })
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Flooded envelopes
 
   #validate(id: string, origin: string, payload: Uint8Array, from: string): boolean {
     let env: Envelope
     try {
-      // The seen-cache dedups by the id on the wire, so a relay could replay a message under
-      // a fresh id and have it delivered again: hold every id to the content it names.
-      if (id !== keccak256(payload).subarray(0, 16).toString('hex')) throw new Error('flood id is not the hash of the message')
-      env = openEnvelope(payload)
+      env = decodeEnvelope(payload)
+      // The seen-cache dedups by the id on the wire: hold every id to the content it names.
+      if (id !== env.id) throw new Error('flood id is not the message id')
       // Relays skip the flood origin, and that node drops the message as its own: a forged
       // origin would steer a message away from the node it names.
       if (origin !== env.origin) throw new Error(`flood origin ${origin.slice(0, 8)} is not the signer ${env.origin.slice(0, 8)}`)
-      if (Math.abs(env.timestamp - Date.now()) > this.#clockWindow) throw new Error(`timestamp ${env.timestamp} is outside the ±${this.#clockWindow} ms window`)
-      this.#verified.set(payload, env)
+      const now = this.#now()
+      if (Math.abs(env.timestamp - now) > this.#window) throw new Error(`timestamp ${env.timestamp} is outside the ±${this.#window} ms window`)
+      if (!this.#rate(env.origin)) throw new Error(`${env.origin.slice(0, 8)} is over its rate of ${ORIGIN_RATE.rate} messages/s`)
+      const admission = this.guard.admit(env.id, env.timestamp + this.#window, now)
+      if (admission !== 'new') {
+        this.stats[admission === 'replay' ? 'replays' : 'stale']++
+        log('%s message %s relayed by %s dropped', admission, shortId(env.id), shortId(from))
+        return false
+      }
     } catch (err) {
-      this.rejected++
-      const reason = (err as Error).message
-      log('rejected message relayed by %s: %s', shortId(from), reason)
-      this.events.emit('rejected', { from, reason })
+      this.#reject(from, (err as Error).message)
       return false
     }
+    this.#verified.set(payload, env)
     return true
   }
 
-  /** Reads verified envelopes from the engine and turns them into events. */
+  #reject(from: string, reason: string): void {
+    this.stats.rejected++
+    log('rejected message relayed by %s: %s', shortId(from), reason)
+    this.events.emit('rejected', { from, reason })
+  }
+
+  /** Takes one token from the author's bucket; the table forgets the least recently heard author first. */
+  #rate(origin: string): boolean {
+    let bucket = this.#rates.get(origin)
+    if (bucket) this.#rates.delete(origin)
+    else bucket = new TokenBucket(ORIGIN_RATE.rate, ORIGIN_RATE.burst, () => this.#now())
+    this.#rates.set(origin, bucket)
+    if (this.#rates.size > RATE_TABLE_SIZE) this.#rates.delete(this.#rates.keys().next().value!)
+    return bucket.take()
+  }
+
+  /** Reads verified envelopes from the engine and acts on them. */
   async #pump(): Promise<void> {
-    if (this.#reading) return
-    this.#reading = true
     for await (const delivery of this.engine) {
-      const env = this.#verified.get(delivery.payload) ?? openEnvelope(delivery.payload)
-      if (env.kind === ChatKind.Broadcast) {
-        this.#remember(env, env.nick!)
-        this.events.emit('message', { kind: env.kind, origin: env.origin, originKey: env.originKey, nick: env.nick!, text: env.text!, timestamp: env.timestamp })
-      } else if (env.recipient === this.#server!.id) {
-        let body: { nick: string; text: string }
-        try {
-          body = unsealDirect(env, this.#privateKey)
-        } catch (err) {
-          this.rejected++
-          log('direct message from %s could not be opened: %s', shortId(env.origin), (err as Error).message)
-          continue
-        }
-        this.#remember(env, body.nick)
-        this.events.emit('direct', { kind: env.kind, origin: env.origin, originKey: env.originKey, nick: body.nick, text: body.text, timestamp: env.timestamp, recipient: env.recipient })
+      try {
+        this.#deliver(this.#verified.get(delivery.payload) ?? decodeEnvelope(delivery.payload))
+      } catch (err) {
+        log('delivery of %s failed: %s', shortId(delivery.id), (err as Error).message)
       }
     }
   }
 
-  #remember(env: Envelope, nick: string): void {
-    this.#contacts.delete(env.origin)
-    this.#contacts.set(env.origin, { id: env.origin, nick, publicKey: env.originKey, lastSeen: Date.now() })
-    if (this.#contacts.size > DIRECTORY_SIZE) this.#contacts.delete(this.#contacts.keys().next().value!)
+  #deliver(env: Envelope): void {
+    const now = this.#now()
+    switch (env.kind) {
+      case ChatKind.Broadcast:
+        this.#changed(this.roster.heard({ origin: env.origin, originKey: env.originKey, timestamp: env.timestamp, nick: env.nick }, now))
+        this.history.add({ id: env.id, timestamp: env.timestamp, payload: env.payload }, now)
+        this.events.emit('message', toMessage(env, env.nick, env.text))
+        break
+      case ChatKind.Presence:
+        this.#changed(this.roster.announce(env, now, true, this.#attachedAt))
+        break
+      case ChatKind.Goodbye:
+        this.#changed(this.roster.goodbye(env.origin, env.timestamp))
+        break
+      case ChatKind.Direct:
+        this.#changed(this.roster.heard({ origin: env.origin, originKey: env.originKey, timestamp: env.timestamp }, now))
+        if (env.recipient === this.#selfId) this.#onDirect(env)
+        break
+    }
+    this.#scheduleExpiry()
   }
+
+  #onDirect(env: DirectEnvelope): void {
+    let body
+    try {
+      body = openDirect(env, this.#privateKey)
+    } catch (err) {
+      this.#reject(env.origin, `direct message: ${(err as Error).message}`)
+      return
+    }
+    if (body.kind === DirectKind.Message) {
+      this.events.emit('direct', { ...toMessage(env, body.nick, body.text), recipient: this.#selfId })
+      this.#publish(encodeReceipt(this.#privateKey, env.originKey, env.id, this.#now()))
+      return
+    }
+    const pending = this.#pending.get(body.messageId)
+    // Only the node we sent it to can confirm it: anything else is no receipt at all.
+    if (pending?.to !== env.origin) {
+      log('receipt from %s for %s matches nothing we sent', shortId(env.origin), shortId(body.messageId))
+      return
+    }
+    this.#settle(body.messageId, 'delivered')
+  }
+
+  #settle(id: string, status: Receipt['status']): void {
+    const pending = this.#pending.get(id)
+    if (!pending) return
+    this.#clock.clearTimeout(pending.timer)
+    this.#pending.delete(id)
+    this.events.emit('receipt', { id, to: pending.to, nick: pending.nick, status })
+  }
+
+  #changed(change: RosterChange | undefined): void {
+    if (!change) return
+    if (change.type === 'join') this.events.emit('join', { member: change.member, returning: change.returning })
+    else if (change.type === 'leave') this.events.emit('leave', { member: change.member, reason: change.reason })
+    else this.events.emit('rename', { member: change.member, from: change.from })
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Presence
+
+  /** Our presence announcement, signed now, declaring the current refresh period. */
+  #presence(): Uint8Array {
+    const period = this.presencePeriod
+    this.#declared = Math.ceil(period * (1 + PRESENCE_JITTER))
+    let host: string | undefined
+    let port: number | undefined
+    try {
+      const me = parseEnode(this.#host!.enode)
+      // Only an address others can dial: an IP literal, not the unspecified one.
+      if (me.host !== undefined && isIP(me.host) !== 0 && me.host !== '0.0.0.0' && me.host !== '::') ({ host, port } = { host: me.host, port: me.tcpPort })
+    } catch (err) {
+      log('our enode %s gives no address to announce: %s', this.#host!.enode, (err as Error).message)
+    }
+    // Strictly increasing: receivers apply only an announcement newer than the last one.
+    this.#presenceStamp = Math.max(this.#now(), this.#presenceStamp + 1)
+    return encodePresence(this.#privateKey, { nick: this.#nick, host, port, interval: this.#declared, since: this.#attachedAt }, this.#presenceStamp)
+  }
+
+  #announce(): void {
+    const payload = this.#presence()
+    this.roster.setSelf(decodeEnvelope(payload) as PresenceEnvelope, this.#now())
+    this.#announced = true
+    this.#publish(payload)
+  }
+
+  /**
+   * Floods one of our envelopes. Any of them tells the room we are here, so the next
+   * refresh is due a jittered period after it — never later than the period we declared.
+   */
+  #publish(payload: Uint8Array): string {
+    const id = this.engine.publish(payload)
+    if (this.#announced && !this.#stopped) {
+      this.#clock.clearTimeout(this.#refreshTimer)
+      const factor = 1 - PRESENCE_JITTER + 2 * PRESENCE_JITTER * this.#random()
+      this.#refreshTimer = this.#clock.setTimeout(() => this.#announce(), Math.min(this.#declared, Math.round(this.presencePeriod * factor)))
+      this.#refreshTimer.unref()
+    }
+    return id
+  }
+
+  /** Keeps one timer, at the next member's timeout. */
+  #scheduleExpiry(): void {
+    if (this.#stopped) return
+    const next = this.roster.nextExpiry()
+    if (next === this.#expiryAt) return
+    this.#clock.clearTimeout(this.#expiryTimer)
+    this.#expiryAt = next
+    if (next === undefined) return
+    this.#expiryTimer = this.#clock.setTimeout(() => {
+      this.#expiryAt = undefined
+      for (const change of this.roster.expire(this.#now())) this.#changed(change)
+      this.#scheduleExpiry()
+    }, next - this.#now() + 1)
+    this.#expiryTimer.unref()
+  }
+
+  /** Whole milliseconds: a virtual clock can stand between two. */
+  #now(): number {
+    return Math.floor(this.#clock.now())
+  }
+
+  #nickOf(id: string): { nick?: string } {
+    const nick = this.roster.get(id)?.nick
+    return nick === undefined ? {} : { nick }
+  }
+}
+
+function toMessage(env: BroadcastEnvelope | DirectEnvelope, nick: string, text: string): ChatMessage {
+  return { id: env.id, kind: env.kind, origin: env.origin, originKey: env.originKey, nick, text, timestamp: env.timestamp }
+}
+
+function strip(c: Recipient & { present: boolean }): Recipient {
+  return c.nick === undefined ? { id: c.id, publicKey: c.publicKey } : { id: c.id, publicKey: c.publicKey, nick: c.nick }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidOptionError(name, `must be a positive number, got ${value}`)
+  return value
 }

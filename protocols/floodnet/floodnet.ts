@@ -188,6 +188,19 @@ export class Floodnet implements AsyncIterable<Delivery> {
   }
 
   /**
+   * Joins through `node` now — a bootstrap link and JOIN_REQs sent through it — and keeps it
+   * as a bootnode to rejoin through when no neighbour is left. For a node learnt at run time
+   * (a `/connect`, an address resolved through discovery).
+   * @throws {ServerStateError} before `start()` or after `stop()`
+   */
+  join(node: Enode | string): void {
+    if (!this.#started || this.#stopped) throw new ServerStateError('floodnet.join() needs a started floodnet')
+    const enode = typeof node === 'string' ? parseEnode(node) : node
+    if (!this.#bootnodes.some((b) => b.id === enode.id)) this.#bootnodes.push(enode)
+    this.#joinVia(enode)
+  }
+
+  /**
    * Stops: no more joins sent, accepted or dialled, no more relays, reads end. Links stay
    * open (other protocols may share them) until the server stops, but carry nothing.
    */
