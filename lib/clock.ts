@@ -5,6 +5,7 @@
  * makes deadlines exact, timing tests deterministic and a 10,000-node simulation possible.
  * @module
  */
+import { MinHeap } from './heap.js'
 
 /** A pending timer; `unref()` lets the process exit while it waits (no-op on a virtual clock). */
 export interface Timer {
@@ -50,7 +51,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 export class VirtualClock implements Clock {
   #now: number
   #seq = 0
-  #heap: VirtualTimer[] = []
+  #heap = new MinHeap<VirtualTimer>((a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq))
   #live = 0
 
   /** @param start the initial time in ms since the epoch; fixed by default so runs repeat. */
@@ -65,7 +66,7 @@ export class VirtualClock implements Clock {
   setTimeout(fn: () => void, ms: number): Timer {
     const delay = Number.isFinite(ms) && ms > 0 ? ms : 0
     const timer = new VirtualTimer(this.#now + delay, this.#seq++, fn)
-    this.#push(timer)
+    this.#heap.push(timer)
     this.#live++
     return timer
   }
@@ -84,7 +85,7 @@ export class VirtualClock implements Clock {
   /** Due time of the next live timer, or `undefined` when none is set. */
   get next(): number | undefined {
     this.#dropCancelled()
-    return this.#heap[0]?.due
+    return this.#heap.peek()?.due
   }
 
   /**
@@ -116,9 +117,9 @@ export class VirtualClock implements Clock {
     let fired = 0
     for (;;) {
       this.#dropCancelled()
-      const top = this.#heap[0]
+      const top = this.#heap.peek()
       if (!top || top.due > this.#now) return fired
-      this.#pop()
+      this.#heap.pop()
       top.cancelled = true
       this.#live--
       fired++
@@ -133,40 +134,6 @@ export class VirtualClock implements Clock {
   }
 
   #dropCancelled(): void {
-    while (this.#heap.length > 0 && this.#heap[0]!.cancelled) this.#pop()
-  }
-
-  #before(a: VirtualTimer, b: VirtualTimer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq)
-  }
-
-  #push(timer: VirtualTimer): void {
-    const heap = this.#heap
-    heap.push(timer)
-    let i = heap.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!this.#before(heap[i]!, heap[parent]!)) break
-      ;[heap[i], heap[parent]] = [heap[parent]!, heap[i]!]
-      i = parent
-    }
-  }
-
-  #pop(): void {
-    const heap = this.#heap
-    const last = heap.pop()!
-    if (heap.length === 0) return
-    heap[0] = last
-    let i = 0
-    for (;;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let min = i
-      if (l < heap.length && this.#before(heap[l]!, heap[min]!)) min = l
-      if (r < heap.length && this.#before(heap[r]!, heap[min]!)) min = r
-      if (min === i) return
-      ;[heap[i], heap[min]] = [heap[min]!, heap[i]!]
-      i = min
-    }
+    while (this.#heap.peek()?.cancelled) this.#heap.pop()
   }
 }

@@ -11,6 +11,7 @@
  * timestamps (old messages are refused), it never lets one id through twice.
  * @module
  */
+import { MinHeap } from '../../lib/heap.js'
 
 /** What {@link ReplayGuard.admit} decided. */
 export type Admission = 'new' | 'replay' | 'stale'
@@ -23,8 +24,8 @@ interface Entry {
 export class ReplayGuard {
   readonly capacity: number
   #expiry = new Map<string, number>()
-  /** A binary min-heap on expiry; one entry per id in `#expiry`. */
-  #heap: Entry[] = []
+  /** Entries by expiry, soonest first; one per id in `#expiry`. */
+  #heap = new MinHeap<Entry>((a, b) => a.expiry < b.expiry)
   #watermark = -Infinity
 
   constructor(capacity: number) {
@@ -57,9 +58,9 @@ export class ReplayGuard {
     if (this.#expiry.has(id)) return 'replay'
     if (expiry < now || expiry <= this.#watermark) return 'stale'
     this.#expiry.set(id, expiry)
-    this.#push({ id, expiry })
+    this.#heap.push({ id, expiry })
     while (this.#expiry.size > this.capacity) {
-      const evicted = this.#pop()
+      const evicted = this.#heap.pop()!
       this.#expiry.delete(evicted.id)
       this.#watermark = Math.max(this.#watermark, evicted.expiry)
     }
@@ -68,38 +69,7 @@ export class ReplayGuard {
 
   /** Drops ids whose messages no longer pass the clock window. */
   #prune(now: number): void {
-    while (this.#heap.length > 0 && this.#heap[0]!.expiry < now) this.#expiry.delete(this.#pop().id)
+    while ((this.#heap.peek()?.expiry ?? Infinity) < now) this.#expiry.delete(this.#heap.pop()!.id)
   }
 
-  #push(entry: Entry): void {
-    const heap = this.#heap
-    heap.push(entry)
-    let i = heap.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (heap[parent]!.expiry <= entry.expiry) break
-      heap[i] = heap[parent]!
-      i = parent
-    }
-    heap[i] = entry
-  }
-
-  #pop(): Entry {
-    const heap = this.#heap
-    const top = heap[0]!
-    const last = heap.pop()!
-    if (heap.length === 0) return top
-    let i = 0
-    for (;;) {
-      const l = 2 * i + 1
-      if (l >= heap.length) break
-      const r = l + 1
-      const child = r < heap.length && heap[r]!.expiry < heap[l]!.expiry ? r : l
-      if (heap[child]!.expiry >= last.expiry) break
-      heap[i] = heap[child]!
-      i = child
-    }
-    heap[i] = last
-    return top
-  }
 }
