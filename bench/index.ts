@@ -9,6 +9,7 @@
  */
 import { cpus, loadavg } from 'node:os'
 import { runFlood } from './flood.js'
+import { runFrames } from './frames.js'
 import { runHandshake } from './handshake.js'
 import { runMemory } from './memory.js'
 import { runPrimitives } from './primitives.js'
@@ -18,6 +19,7 @@ import { runThroughput } from './throughput.js'
 const PARTS: Record<string, () => Promise<Row[]>> = {
   handshake: runHandshake,
   throughput: runThroughput,
+  frames: runFrames,
   memory: runMemory,
   flood: runFlood,
   primitives: runPrimitives,
