@@ -28,6 +28,12 @@ const KEYSTREAM = 1024
 const ZEROS = Buffer.alloc(KEYSTREAM)
 /** Frames whose padded frame-data is at most this go through the scratch memory whole. */
 const SMALL_BODY = KEYSTREAM - 16
+/**
+ * Large frame-data is en- and decrypted in pieces of this size: buffers this small come
+ * from malloc's arenas, while a fresh megabyte is mapped and page-faulted on every use,
+ * and each piece is MAC'd while it is still in cache.
+ */
+const SLICE = 64 * 1024
 
 function roundUp16(n: number): number {
   return (n + 15) & ~15
@@ -57,7 +63,10 @@ class Keystream {
     return at
   }
 
-  /** `data` en- or decrypted: with the buffered keystream first, then through the cipher. */
+  /**
+   * `data` en- or decrypted, in pieces of at most SLICE bytes: the buffered keystream
+   * first, then through the cipher.
+   */
   xor(data: Uint8Array): Buffer[] {
     const out: Buffer[] = []
     const head = Math.min(KEYSTREAM - this.#used, data.length)
@@ -67,7 +76,7 @@ class Keystream {
       for (let i = 0; i < head; i++) bytes[i] = data[i]! ^ heap[ks + i]!
       out.push(bytes)
     }
-    if (data.length > head) out.push(this.#cipher.update(data.subarray(head)))
+    for (let offset = head; offset < data.length; offset += SLICE) out.push(this.#cipher.update(data.subarray(offset, offset + SLICE)))
     return out
   }
 }
@@ -239,12 +248,16 @@ export class FrameWriter {
     wasm.xorKeystream(this.#keystream.take(16), SCRATCH, 16)
     this.#mac.header(SCRATCH, SCRATCH + 16)
     const out: Buffer[] = [Buffer.from(heap.subarray(SCRATCH, SCRATCH + 32))]
-    const body: Buffer[] = []
-    for (const part of parts) if (part.length > 0) body.push(...this.#keystream.xor(part))
-    if (padded > size) body.push(...this.#keystream.xor(ZERO_PAD.subarray(0, padded - size)))
-    for (const chunk of body) this.#mac.absorbBytes(chunk)
+    const encrypt = (plain: Uint8Array): void => {
+      for (const ciphertext of this.#keystream.xor(plain)) {
+        this.#mac.absorbBytes(ciphertext)
+        out.push(ciphertext)
+      }
+    }
+    for (const part of parts) if (part.length > 0) encrypt(part)
+    if (padded > size) encrypt(ZERO_PAD.subarray(0, padded - size))
     this.#mac.finish(SCRATCH)
-    out.push(...body, Buffer.from(heap.subarray(SCRATCH, SCRATCH + 16)))
+    out.push(Buffer.from(heap.subarray(SCRATCH, SCRATCH + 16)))
     return out
   }
 }
@@ -326,14 +339,22 @@ export class FrameReader {
     return data
   }
 
+  /** MAC'd and decrypted piece by piece as the body lies in the received chunks; copied into one buffer at the end. */
   #readLarge(size: number, padded: number): Buffer {
-    const ciphertext = this.#take(padded)
-    const mac = this.#take(16)
-    this.#mac.absorbBytes(ciphertext)
+    const plain: Buffer[] = []
+    this.#buffered -= padded
+    for (let left = padded; left > 0; ) {
+      const chunk = this.#chunks[0]!
+      const piece = chunk.length <= left ? chunk : chunk.subarray(0, left)
+      if (piece === chunk) this.#chunks.shift()
+      else this.#chunks[0] = chunk.subarray(left)
+      left -= piece.length
+      this.#mac.absorbBytes(piece)
+      plain.push(...this.#keystream.xor(piece))
+    }
     this.#mac.finish(SCRATCH)
-    heap.set(mac, SCRATCH + 16)
+    this.#takeInto(16, SCRATCH + 16)
     if (wasm.equal16(SCRATCH, SCRATCH + 16) !== 1) throw new FrameMacError('body')
-    const plain = this.#keystream.xor(ciphertext)
     return (plain.length === 1 ? plain[0]! : Buffer.concat(plain, padded)).subarray(0, size)
   }
 
@@ -353,35 +374,5 @@ export class FrameReader {
         n = 0
       }
     }
-  }
-
-  /** Removes `n` bytes from the front; copies only when they span several chunks. */
-  #take(n: number): Buffer {
-    this.#buffered -= n
-    const first = this.#chunks[0]!
-    if (first.length > n) {
-      this.#chunks[0] = first.subarray(n)
-      return first.subarray(0, n)
-    }
-    if (first.length === n) {
-      this.#chunks.shift()
-      return first
-    }
-    const out = Buffer.allocUnsafe(n)
-    let filled = 0
-    while (filled < n) {
-      const chunk = this.#chunks[0]!
-      const want = n - filled
-      if (chunk.length <= want) {
-        out.set(chunk, filled)
-        filled += chunk.length
-        this.#chunks.shift()
-      } else {
-        out.set(chunk.subarray(0, want), filled)
-        this.#chunks[0] = chunk.subarray(want)
-        filled = n
-      }
-    }
-    return out
   }
 }
