@@ -13,6 +13,7 @@ import { runFrames } from './frames.js'
 import { runHandshake } from './handshake.js'
 import { runMemory } from './memory.js'
 import { runPrimitives } from './primitives.js'
+import { runScale } from './scale.js'
 import { renderTable, type Row } from './support.js'
 import { runThroughput } from './throughput.js'
 
@@ -21,6 +22,7 @@ const PARTS: Record<string, () => Promise<Row[]>> = {
   throughput: runThroughput,
   frames: runFrames,
   memory: runMemory,
+  scale: runScale,
   flood: runFlood,
   primitives: runPrimitives,
 }

@@ -197,9 +197,10 @@ export class Counter {
   }
 }
 
-/** Formats a number with 3 significant figures, grouping thousands: 123456 → `123,456`, 0.01234 → `0.0123`. */
+/** Formats a number with 3 significant figures, grouping thousands: 123456 → `123,456`, 0.01234 → `0.0123`; integers whole. */
 export function num(n: number): string {
   if (!Number.isFinite(n)) return String(n)
+  if (Number.isInteger(n)) return n.toLocaleString('en-US')
   const abs = Math.abs(n)
   if (abs >= 1000) return Math.round(n).toLocaleString('en-US')
   if (abs >= 100) return n.toFixed(0)
