@@ -1,19 +1,21 @@
 /**
- * Part 5, primitives: the operations the RLPx hot paths call, through our wrappers in
- * lib/crypto and lib/rlpx/snappy.ts (native `keccak`, `snappy` and `secp256k1` bindings),
- * against pure-JS and WASM alternatives: `hash-wasm` and `@noble/hashes` for keccak256,
+ * Part `primitives`: the operations the RLPx hot paths call, through our wrappers in
+ * lib/crypto and lib/rlpx/snappy.ts (keccak and the MAC-seed AES in our WebAssembly
+ * module, native `snappy` and `secp256k1` bindings), against alternatives: `hash-wasm`
+ * and `@noble/hashes` for keccak256, OpenSSL through `node:crypto` for single-block AES,
  * `snappyjs` (what @ethereumjs/devp2p uses) for snappy, `@noble/curves` for secp256k1.
  * Before timing, each alternative's output is checked against ours, so the figures
  * compare equivalent work.
  * @module
  */
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, randomBytes } from 'node:crypto'
 import { deepStrictEqual } from 'node:assert'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { createKeccak } from 'hash-wasm'
 import * as snappyjs from 'snappyjs'
 import { ecdh, generatePrivateKey, keccak256, publicKeyOf, recover, sign } from '../lib/crypto/index.js'
+import { heap, SCRATCH, wasm } from '../lib/crypto/wasm.js'
 import { snappyCompress, snappyDecompress } from '../lib/rlpx/snappy.js'
 import { measureOps, progress, type Row } from './support.js'
 
@@ -43,6 +45,20 @@ async function keccakRows(): Promise<Row[]> {
     rows.push(...(await compare(`keccak256 ${label}`, () => keccak256(data), { 'hash-wasm': () => hashWasm(data), '@noble/hashes': () => keccak_256(data) })))
   }
   return rows
+}
+
+/** One AES-256 block, as the frame MAC seeds it: ours in the module's memory, OpenSSL's one `Cipher.update` per block. */
+async function aesRows(): Promise<Row[]> {
+  const key = randomBytes(32)
+  const block = randomBytes(16)
+  const roundKeys = SCRATCH + 64
+  heap.set(key, SCRATCH)
+  wasm.aesExpandKey(SCRATCH, roundKeys)
+  heap.set(block, SCRATCH)
+  const ecb = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
+  wasm.aesEncrypt(roundKeys, SCRATCH, SCRATCH + 16)
+  deepStrictEqual(Buffer.from(heap.subarray(SCRATCH + 16, SCRATCH + 32)), ecb.update(block))
+  return compare('AES-256, one block (MAC seed)', () => wasm.aesEncrypt(roundKeys, SCRATCH, SCRATCH + 16), { 'node:crypto ECB': () => ecb.update(block) })
 }
 
 async function snappyRows(): Promise<Row[]> {
@@ -83,5 +99,5 @@ async function secpRows(): Promise<Row[]> {
 
 /** Runs the primitives part; returns its table rows. */
 export async function runPrimitives(): Promise<Row[]> {
-  return [...(await keccakRows()), ...(await snappyRows()), ...(await secpRows())]
+  return [...(await keccakRows()), ...(await aesRows()), ...(await snappyRows()), ...(await secpRows())]
 }

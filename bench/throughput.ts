@@ -25,7 +25,8 @@ import { Counter, deferred, measureOps, measureRates, progress, scale, type Rate
 const MIB = 1024 * 1024
 const TARGET_MS = 1000
 
-async function ourSession(payload: Uint8Array): Promise<Session> {
+/** One session of ours between two Servers: `send(n)` writes n copies of `payload` with `rw.writeMsg` and waits until the receiver has read them. */
+export async function ourSession(payload: Uint8Array): Promise<Session> {
   const counter = new Counter()
   const writer = deferred<MsgReadWriter>()
   const protocol: Protocol = {
