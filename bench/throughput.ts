@@ -112,7 +112,7 @@ async function rates(size: number, warmup: Record<string, number>): Promise<Reco
 async function primitivesCeiling(): Promise<{ ceiling: Stat; note: string }> {
   progress('throughput: the primitives of a 1 MiB message, each alone')
   const payload = randomBytes(MIB)
-  const block = snappyCompress(payload)
+  const block = Buffer.concat(snappyCompress(payload))
   const cipher = aes256CtrStream(randomBytes(32))
   const sponge = new Keccak256()
   const alone: Record<string, Stat> = {

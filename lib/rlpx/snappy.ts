@@ -54,36 +54,40 @@ const PROBE = 4096
 /** A probe that compresses to more than this share of its size counts as incompressible. */
 const INCOMPRESSIBLE = 0.9
 
-/** `data` as a snappy block holding one literal: valid snappy, which every decoder reads. */
-function literalBlock(data: Buffer): Buffer {
-  const n = data.length
+/** The head of a snappy block holding `n` bytes as one literal: the block's length, then the literal's tag. */
+function literalHead(n: number): Buffer {
   let varint = 1
   while (n >= 2 ** (7 * varint)) varint++
   const lengthBytes = n <= 60 ? 0 : n <= 0x100 ? 1 : n <= 0x10000 ? 2 : n <= 0x1000000 ? 3 : 4
-  const out = Buffer.allocUnsafe(varint + 1 + lengthBytes + n)
-  for (let i = 0, rest = n; i < varint; i++, rest = Math.floor(rest / 128)) out[i] = (rest % 128) | (i < varint - 1 ? 0x80 : 0)
-  if (lengthBytes === 0) out[varint] = (n - 1) << 2
+  const head = Buffer.allocUnsafe(varint + 1 + lengthBytes)
+  for (let i = 0, rest = n; i < varint; i++, rest = Math.floor(rest / 128)) head[i] = (rest % 128) | (i < varint - 1 ? 0x80 : 0)
+  if (lengthBytes === 0) head[varint] = (n - 1) << 2
   else {
-    out[varint] = (59 + lengthBytes) << 2
-    out.writeUIntLE(n - 1, varint + 1, lengthBytes)
+    head[varint] = (59 + lengthBytes) << 2
+    head.writeUIntLE(n - 1, varint + 1, lengthBytes)
   }
-  out.set(data, varint + 1 + lengthBytes)
-  return out
+  return head
 }
 
+/** The snappy block of an empty payload: its length, 0. */
+const EMPTY_BLOCK = Buffer.from([0])
+
 /**
- * Compresses one message payload (snappy block format, no framing). Two kinds of payload
- * are written as a single literal instead — valid snappy that any decoder reads: small
- * ones, where there is little to gain and the native call costs more than the copy, and
- * large ones whose first 4 KiB do not compress (random, encrypted or already compressed
- * data), where compressing would cost far more time than the few bytes it saves.
+ * Compresses one message payload (snappy block format, no framing) into the pieces of the
+ * block, in order. Two kinds of payload are written as a single literal instead — valid
+ * snappy that any decoder reads — whose pieces are its few bytes of head and `data` itself,
+ * uncopied: small payloads, where there is little to gain and the native call costs more
+ * than the copy, and large ones whose first 4 KiB do not compress (random, encrypted or
+ * already compressed data), where compressing would cost far more time than the few bytes
+ * it saves.
  */
-export function snappyCompress(data: Buffer): Buffer {
+export function snappyCompress(data: Buffer): Buffer[] {
   const n = data.length
-  if (n === 0) return snappy.compressSync(data)
-  if (n <= LITERAL_ONLY) return literalBlock(data)
-  if (n > PROBE_ABOVE && snappy.compressSync(data.subarray(0, PROBE)).length > PROBE * INCOMPRESSIBLE) return literalBlock(data)
-  return snappy.compressSync(data)
+  if (n === 0) return [EMPTY_BLOCK]
+  if (n <= LITERAL_ONLY || (n > PROBE_ABOVE && snappy.compressSync(data.subarray(0, PROBE)).length > PROBE * INCOMPRESSIBLE)) {
+    return [literalHead(n), data]
+  }
+  return [snappy.compressSync(data)]
 }
 
 /**
