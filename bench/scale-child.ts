@@ -12,6 +12,7 @@
  * @module
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { wasm } from '../lib/crypto/wasm.js'
 import { generatePrivateKey, Server, type MsgReadWriter, type Protocol } from '../lib/index.js'
 
 /** Messages from the parent. */
@@ -25,6 +26,9 @@ export interface Observation {
   delayP99Ms: number
   /** CPU of the hub process over the window, as a share of one core. */
   cpuShare: number
+  /** Heap used and the frame codec's WebAssembly memory, bytes. */
+  heapUsed: number
+  wasmMemory: number
 }
 
 /** What the hub reports for `broadcast`. */
@@ -86,6 +90,8 @@ async function hub(maxPeers: number): Promise<void> {
         delayMaxMs: histogram.max / 1e6,
         delayP99Ms: histogram.percentile(99) / 1e6,
         cpuShare: (cpu.user + cpu.system) / 1000 / wall,
+        heapUsed: process.memoryUsage().heapUsed,
+        wasmMemory: wasm.memory.buffer.byteLength,
       }
       send(report)
     } else if (message.cmd === 'broadcast') {

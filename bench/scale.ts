@@ -115,7 +115,7 @@ async function idleAndBroadcast(): Promise<Row[]> {
         ours: stat([idle.cpuShare * 100]),
         pass: idle.peers >= PEERS && idle.cpuShare <= 0.05,
         targetText: '≤ 5 %',
-        note: setupNote,
+        note: `${setupNote}; heap used ${num(idle.heapUsed / 2 ** 20)} MiB, frame codec's WebAssembly memory ${num(idle.wasmMemory / 2 ** 20)} MiB`,
       },
       {
         part: 'scale',
