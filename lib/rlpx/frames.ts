@@ -102,42 +102,39 @@ function macKey(secrets: SessionSecrets): MacKey {
   return key
 }
 
-/** One direction's MAC; every address is in the module's memory. */
-interface FrameMac {
+/** One direction's MAC over its sponge, seeded with the session's MAC key; every address is in the module's memory. */
+abstract class FrameMac {
+  constructor(
+    protected readonly sponge: Keccak256,
+    protected readonly key: MacKey,
+  ) {}
+
   /** Writes the header-mac of the 16 header-ciphertext bytes at `header` to `out`. */
-  header(header: number, out: number): void
+  abstract header(header: number, out: number): void
   /** Absorbs frame ciphertext at `data`. */
-  absorb(data: number, length: number): void
+  abstract absorb(data: number, length: number): void
   /** Absorbs frame ciphertext that is not in the module's memory. */
-  absorbBytes(data: Uint8Array): void
+  abstract absorbBytes(data: Uint8Array): void
   /** Writes the frame-mac of the ciphertext absorbed since the header to `out`. */
-  finish(out: number): void
+  abstract finish(out: number): void
 }
 
 /** The MAC over one of our sponges: every step runs in the module, on the sponge in place. */
-class WasmMac implements FrameMac {
-  readonly #sponge: Keccak256
-  readonly #key: MacKey
-
-  constructor(sponge: Keccak256, key: MacKey) {
-    this.#sponge = sponge
-    this.#key = key
-  }
-
+class WasmMac extends FrameMac {
   header(header: number, out: number): void {
-    wasm.macHeader(this.#sponge.sponge, this.#key.roundKeys, header, out)
+    wasm.macHeader(this.sponge.sponge, this.key.roundKeys, header, out)
   }
 
   absorb(data: number, length: number): void {
-    wasm.keccakAbsorb(this.#sponge.sponge, data, length)
+    wasm.keccakAbsorb(this.sponge.sponge, data, length)
   }
 
   absorbBytes(data: Uint8Array): void {
-    absorbInto(this.#sponge.sponge, data)
+    absorbInto(this.sponge.sponge, data)
   }
 
   finish(out: number): void {
-    wasm.macBodyFinish(this.#sponge.sponge, this.#key.roundKeys, out)
+    wasm.macBodyFinish(this.sponge.sponge, this.key.roundKeys, out)
   }
 }
 
@@ -145,39 +142,31 @@ class WasmMac implements FrameMac {
  * The MAC over any other object with Keccak256's `update` and `digest` (the known-answer
  * test of rlpx.md drives the codec with such a stub), step by step through its methods.
  */
-class SpongeMac implements FrameMac {
-  readonly #sponge: Keccak256
-  readonly #key: MacKey
-
-  constructor(sponge: Keccak256, key: MacKey) {
-    this.#sponge = sponge
-    this.#key = key
-  }
-
+class SpongeMac extends FrameMac {
   header(header: number, out: number): void {
-    this.#seed(this.#sponge.digest(16), heap.slice(header, header + 16), out)
+    this.#seed(this.sponge.digest(16), heap.slice(header, header + 16), out)
   }
 
   absorb(data: number, length: number): void {
-    this.#sponge.update(heap.slice(data, data + length))
+    this.sponge.update(heap.slice(data, data + length))
   }
 
   absorbBytes(data: Uint8Array): void {
-    this.#sponge.update(data)
+    this.sponge.update(data)
   }
 
   finish(out: number): void {
-    const h = this.#sponge.digest(16)
+    const h = this.sponge.digest(16)
     this.#seed(h, h, out)
   }
 
   /** Absorbs AES(block) ⊕ mask and writes the sponge's next 16-byte peek to `out`. */
   #seed(block: Uint8Array, mask: Uint8Array, out: number): void {
     heap.set(block, out)
-    wasm.aesEncrypt(this.#key.roundKeys, out, out)
+    wasm.aesEncrypt(this.key.roundKeys, out, out)
     for (let i = 0; i < 16; i++) heap[out + i]! ^= mask[i]!
-    this.#sponge.update(heap.slice(out, out + 16))
-    heap.set(this.#sponge.digest(16), out)
+    this.sponge.update(heap.slice(out, out + 16))
+    heap.set(this.sponge.digest(16), out)
   }
 }
 
