@@ -325,6 +325,59 @@ export function macBodyFinish(s: usize, rk: usize, out: usize): void {
   store<u32>(s + PEEK_VALID, 1)
 }
 
+// ---- Whole small frames, each in one call. A frame laid out at `frame`: header (16) |
+// header-mac (16) | frame-data padded to 16 | frame-mac (16), and `ks` the keystream for
+// the header and then the frame-data.
+
+/** Writes the 16-byte frame header for `size` bytes of frame-data at `at`: size (3 bytes, big-endian), header-data RLP [0, 0], zero padding. */
+export function frameHeader(at: usize, size: u32): void {
+  v128.store(at, i8x16.splat(0))
+  store<u8>(at, <u8>(size >> 16))
+  store<u8>(at, <u8>(size >> 8), 1)
+  store<u8>(at, <u8>size, 2)
+  store<u8>(at, 0xc2, 3)
+  store<u8>(at, 0x80, 4)
+  store<u8>(at, 0x80, 5)
+}
+
+/**
+ * Seals a frame whose `size` bytes of frame-data are at `frame` + 32: writes the header and
+ * the zero padding, encrypts both with the keystream, and writes both MACs.
+ */
+export function sealFrame(s: usize, rk: usize, ks: usize, frame: usize, size: u32): void {
+  const padded = (<usize>size + 15) & ~15
+  frameHeader(frame, size)
+  memory.fill(frame + 32 + size, 0, padded - size)
+  xorKeystream(ks, frame, 16)
+  xorKeystream(ks + 16, frame + 32, padded)
+  macHeader(s, rk, frame, frame + 16)
+  keccakAbsorb(s, frame + 32, padded)
+  macBodyFinish(s, rk, frame + 32 + padded)
+}
+
+/**
+ * Checks the header-mac of the 32 received bytes at `frame` (writing 16 bytes at `frame` +
+ * 32) and decrypts the header: its frame-data size, or −1 when the MAC is wrong.
+ */
+export function openHeader(s: usize, rk: usize, ks: usize, frame: usize): i32 {
+  macHeader(s, rk, frame, frame + 32)
+  if (equal16(frame + 16, frame + 32) == 0) return -1
+  xorKeystream(ks, frame, 16)
+  return (<i32>load<u8>(frame) << 16) | (<i32>load<u8>(frame, 1) << 8) | <i32>load<u8>(frame, 2)
+}
+
+/**
+ * Checks the frame-mac of `padded` received bytes of frame-data at `body` (the MAC follows
+ * them; 16 bytes after it are written) and decrypts them: 1, or 0 when the MAC is wrong.
+ */
+export function openBody(s: usize, rk: usize, ks: usize, body: usize, padded: usize): i32 {
+  keccakAbsorb(s, body, padded)
+  macBodyFinish(s, rk, body + padded + 16)
+  if (equal16(body + padded, body + padded + 16) == 0) return 0
+  xorKeystream(ks, body, padded)
+  return 1
+}
+
 /** 1 when the 16 bytes at `a` and `b` are equal, else 0, in time independent of their contents. */
 export function equal16(a: usize, b: usize): i32 {
   const d = v128.xor(v128.load(a), v128.load(b))

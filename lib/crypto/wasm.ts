@@ -22,6 +22,10 @@ interface RlpxCrypto {
   macBodyFinish(sponge: number, roundKeys: number, out: number): void
   equal16(a: number, b: number): number
   xorKeystream(keystream: number, data: number, length: number): void
+  frameHeader(at: number, size: number): void
+  sealFrame(sponge: number, roundKeys: number, keystream: number, frame: number, size: number): void
+  openHeader(sponge: number, roundKeys: number, keystream: number, frame: number): number
+  openBody(sponge: number, roundKeys: number, keystream: number, body: number, padded: number): number
 }
 
 /** The part of the WebAssembly JS API used here (TypeScript's `lib` has it only with DOM). */

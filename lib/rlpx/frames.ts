@@ -20,8 +20,6 @@ import type { SessionSecrets } from './handshake.js'
 
 /** Largest frame-data the 3-byte size field can carry (2^24 − 1). */
 export const MAX_FRAME_SIZE = 0xffffff
-/** header-data = RLP [capability-id = 0, context-id = 0]; receivers ignore it. */
-const HEADER_DATA = [0xc2, 0x80, 0x80]
 const ZERO_PAD = Buffer.alloc(16)
 /** Keystream generated per cipher call: eight frames of a 100-byte message. */
 const KEYSTREAM = 1024
@@ -102,7 +100,12 @@ function macKey(secrets: SessionSecrets): MacKey {
   return key
 }
 
-/** One direction's MAC over its sponge, seeded with the session's MAC key; every address is in the module's memory. */
+/**
+ * One direction's MAC over its sponge, seeded with the session's MAC key; every address is
+ * in the module's memory. For a small frame, which lies whole in the module's memory, the
+ * MAC steps come fused with the keystream XOR (`seal`, `openHeader`, `openBody`); a large
+ * one goes step by step (`header`, `absorbBytes`, `finish`).
+ */
 abstract class FrameMac {
   constructor(
     protected readonly sponge: Keccak256,
@@ -117,9 +120,42 @@ abstract class FrameMac {
   abstract absorbBytes(data: Uint8Array): void
   /** Writes the frame-mac of the ciphertext absorbed since the header to `out`. */
   abstract finish(out: number): void
+
+  /**
+   * Seals the frame at `frame` (see wasm/rlpx-crypto.ts for the layout) whose `size` bytes
+   * of frame-data are at `frame` + 32: header, padding, encryption with the keystream at
+   * `ks`, both MACs.
+   */
+  seal(ks: number, frame: number, size: number): void {
+    const padded = roundUp16(size)
+    wasm.frameHeader(frame, size)
+    heap.fill(0, frame + 32 + size, frame + 32 + padded)
+    wasm.xorKeystream(ks, frame, 16)
+    wasm.xorKeystream(ks + 16, frame + 32, padded)
+    this.header(frame, frame + 16)
+    this.absorb(frame + 32, padded)
+    this.finish(frame + 32 + padded)
+  }
+
+  /** The frame-data size in the 32 received bytes at `frame`, decrypted, or −1 when the header-mac is wrong. */
+  openHeader(ks: number, frame: number): number {
+    this.header(frame, frame + 32)
+    if (wasm.equal16(frame + 16, frame + 32) !== 1) return -1
+    wasm.xorKeystream(ks, frame, 16)
+    return (heap[frame]! << 16) | (heap[frame + 1]! << 8) | heap[frame + 2]!
+  }
+
+  /** Checks the frame-mac after `padded` bytes at `body` and decrypts them; false when it is wrong. */
+  openBody(ks: number, body: number, padded: number): boolean {
+    this.absorb(body, padded)
+    this.finish(body + padded + 16)
+    if (wasm.equal16(body + padded, body + padded + 16) !== 1) return false
+    wasm.xorKeystream(ks, body, padded)
+    return true
+  }
 }
 
-/** The MAC over one of our sponges: every step runs in the module, on the sponge in place. */
+/** The MAC over one of our sponges: every step runs in the module, a small frame in one call. */
 class WasmMac extends FrameMac {
   header(header: number, out: number): void {
     wasm.macHeader(this.sponge.sponge, this.key.roundKeys, header, out)
@@ -135,6 +171,18 @@ class WasmMac extends FrameMac {
 
   finish(out: number): void {
     wasm.macBodyFinish(this.sponge.sponge, this.key.roundKeys, out)
+  }
+
+  override seal(ks: number, frame: number, size: number): void {
+    wasm.sealFrame(this.sponge.sponge, this.key.roundKeys, ks, frame, size)
+  }
+
+  override openHeader(ks: number, frame: number): number {
+    return wasm.openHeader(this.sponge.sponge, this.key.roundKeys, ks, frame)
+  }
+
+  override openBody(ks: number, body: number, padded: number): boolean {
+    return wasm.openBody(this.sponge.sponge, this.key.roundKeys, ks, body, padded) === 1
   }
 }
 
@@ -175,15 +223,6 @@ function frameMac(sponge: Keccak256, secrets: SessionSecrets): FrameMac {
   return sponge instanceof Keccak256 ? new WasmMac(sponge, key) : new SpongeMac(sponge, key)
 }
 
-/** Writes the 16-byte frame header for `size` bytes of frame-data at `at`. */
-function writeHeader(at: number, size: number): void {
-  heap[at] = size >>> 16
-  heap[at + 1] = (size >>> 8) & 0xff
-  heap[at + 2] = size & 0xff
-  heap.set(HEADER_DATA, at + 3)
-  heap.fill(0, at + 3 + HEADER_DATA.length, at + 16)
-}
-
 /** Encodes outgoing frames; the cipher and MAC states make the call order the wire order. */
 export class FrameWriter {
   readonly #keystream: Keystream
@@ -212,28 +251,19 @@ export class FrameWriter {
 
   /** Header, header-mac, frame-data, padding and frame-mac built in the scratch memory, copied out once. */
   #encodeSmall(parts: readonly Uint8Array[], size: number, padded: number): Buffer {
-    const header = SCRATCH
-    const body = SCRATCH + 32
-    writeHeader(header, size)
-    let offset = body
+    let offset = SCRATCH + 32
     for (const part of parts) {
       heap.set(part, offset)
       offset += part.length
     }
-    heap.fill(0, offset, body + padded)
-    const ks = this.#keystream.take(16 + padded)
-    wasm.xorKeystream(ks, header, 16)
-    wasm.xorKeystream(ks + 16, body, padded)
-    this.#mac.header(header, header + 16)
-    this.#mac.absorb(body, padded)
-    this.#mac.finish(body + padded)
+    this.#mac.seal(this.#keystream.take(16 + padded), SCRATCH, size)
     const frame = Buffer.allocUnsafe(48 + padded)
-    frame.set(heap.subarray(header, body + padded + 16))
+    frame.set(heap.subarray(SCRATCH, SCRATCH + 48 + padded))
     return frame
   }
 
   #encodeLarge(parts: readonly Uint8Array[], size: number, padded: number): Buffer[] {
-    writeHeader(SCRATCH, size)
+    wasm.frameHeader(SCRATCH, size)
     wasm.xorKeystream(this.#keystream.take(16), SCRATCH, 16)
     this.#mac.header(SCRATCH, SCRATCH + 16)
     const out: Buffer[] = [Buffer.from(heap.subarray(SCRATCH, SCRATCH + 32))]
@@ -300,10 +330,8 @@ export class FrameReader {
     if (this.#bodySize < 0) {
       if (this.#buffered < 32) return undefined
       this.#takeInto(32, SCRATCH)
-      this.#mac.header(SCRATCH, SCRATCH + 32)
-      if (wasm.equal16(SCRATCH + 16, SCRATCH + 32) !== 1) throw new FrameMacError('header')
-      wasm.xorKeystream(this.#keystream.take(16), SCRATCH, 16)
-      const size = (heap[SCRATCH]! << 16) | (heap[SCRATCH + 1]! << 8) | heap[SCRATCH + 2]!
+      const size = this.#mac.openHeader(this.#keystream.take(16), SCRATCH)
+      if (size < 0) throw new FrameMacError('header')
       if (size > this.#maxFrameSize) {
         throw new MessageTooLargeError(`peer announced a ${size}-byte frame, above the ${this.#maxFrameSize}-byte limit`)
       }
@@ -318,11 +346,7 @@ export class FrameReader {
 
   #readSmall(size: number, padded: number): Buffer {
     this.#takeInto(padded + 16, SCRATCH)
-    this.#mac.absorb(SCRATCH, padded)
-    const mac = SCRATCH + padded
-    this.#mac.finish(mac + 16)
-    if (wasm.equal16(mac, mac + 16) !== 1) throw new FrameMacError('body')
-    wasm.xorKeystream(this.#keystream.take(padded), SCRATCH, padded)
+    if (!this.#mac.openBody(this.#keystream.take(padded), SCRATCH, padded)) throw new FrameMacError('body')
     const data = Buffer.allocUnsafe(size)
     data.set(heap.subarray(SCRATCH, SCRATCH + size))
     return data
