@@ -71,6 +71,8 @@ function literalHead(n: number): Buffer {
 
 /** The snappy block of an empty payload: its length, 0. */
 const EMPTY_BLOCK = Buffer.from([0])
+/** Literal heads of the sizes sent as a literal without a probe, made once (index = size). */
+const SMALL_HEADS = Array.from({ length: LITERAL_ONLY + 1 }, (_, n) => (n === 0 ? EMPTY_BLOCK : literalHead(n)))
 
 /**
  * Compresses one message payload (snappy block format, no framing) into the pieces of the
@@ -84,9 +86,8 @@ const EMPTY_BLOCK = Buffer.from([0])
 export function snappyCompress(data: Buffer): Buffer[] {
   const n = data.length
   if (n === 0) return [EMPTY_BLOCK]
-  if (n <= LITERAL_ONLY || (n > PROBE_ABOVE && snappy.compressSync(data.subarray(0, PROBE)).length > PROBE * INCOMPRESSIBLE)) {
-    return [literalHead(n), data]
-  }
+  if (n <= LITERAL_ONLY) return [SMALL_HEADS[n]!, data]
+  if (n > PROBE_ABOVE && snappy.compressSync(data.subarray(0, PROBE)).length > PROBE * INCOMPRESSIBLE) return [literalHead(n), data]
   return [snappy.compressSync(data)]
 }
 
