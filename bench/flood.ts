@@ -1,5 +1,5 @@
 /**
- * Part 4, flood latency: runs the floodnet simulator (`examples/floodnet-sim.ts`, real
+ * Part `flood`, flood latency: runs the floodnet simulator (`examples/floodnet-sim.ts`, real
  * nodes on loopback in one child process) with 100 nodes and 20 messages, three times,
  * and reads the JSON object it prints: delivery ratio, latency p50/p99, transmissions per
  * delivered message. There is no baseline implementation, so the rows carry the

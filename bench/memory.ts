@@ -1,5 +1,5 @@
 /**
- * Part 3, memory per session: marginal RSS and heap of one node per established, idle
+ * Part `memory`, memory per session: marginal RSS and heap of one node per established, idle
  * session at 200 sessions, ours vs @ethereumjs/devp2p. Each implementation's node runs in
  * a fresh child process (`memory-child.ts hub`) that forces garbage collection, samples
  * with 0 sessions, then again with 200 sessions dialled from yet another process, and

@@ -1,19 +1,21 @@
 /**
- * Part 5, primitives: the operations the RLPx hot paths call, through our wrappers in
- * lib/crypto and lib/rlpx/snappy.ts (native `keccak`, `snappy` and `secp256k1` bindings),
- * against pure-JS and WASM alternatives: `hash-wasm` and `@noble/hashes` for keccak256,
+ * Part `primitives`: the operations the RLPx hot paths call, through our wrappers in
+ * lib/crypto and lib/rlpx/snappy.ts (keccak and the MAC-seed AES in our WebAssembly
+ * module, native `snappy` and `secp256k1` bindings), against alternatives: `hash-wasm`
+ * and `@noble/hashes` for keccak256, OpenSSL through `node:crypto` for single-block AES,
  * `snappyjs` (what @ethereumjs/devp2p uses) for snappy, `@noble/curves` for secp256k1.
  * Before timing, each alternative's output is checked against ours, so the figures
  * compare equivalent work.
  * @module
  */
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, randomBytes } from 'node:crypto'
 import { deepStrictEqual } from 'node:assert'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { createKeccak } from 'hash-wasm'
 import * as snappyjs from 'snappyjs'
 import { ecdh, generatePrivateKey, keccak256, publicKeyOf, recover, sign } from '../lib/crypto/index.js'
+import { heap, SCRATCH, wasm } from '../lib/crypto/wasm.js'
 import { snappyCompress, snappyDecompress } from '../lib/rlpx/snappy.js'
 import { measureOps, progress, type Row } from './support.js'
 
@@ -45,18 +47,33 @@ async function keccakRows(): Promise<Row[]> {
   return rows
 }
 
+/** One AES-256 block, as the frame MAC seeds it: ours in the module's memory, OpenSSL's one `Cipher.update` per block. */
+async function aesRows(): Promise<Row[]> {
+  const key = randomBytes(32)
+  const block = randomBytes(16)
+  const roundKeys = SCRATCH + 64
+  heap.set(key, SCRATCH)
+  wasm.aesExpandKey(SCRATCH, roundKeys)
+  heap.set(block, SCRATCH)
+  const ecb = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
+  wasm.aesEncrypt(roundKeys, SCRATCH, SCRATCH + 16)
+  deepStrictEqual(Buffer.from(heap.subarray(SCRATCH + 16, SCRATCH + 32)), ecb.update(block))
+  return compare('AES-256, one block (MAC seed)', () => wasm.aesEncrypt(roundKeys, SCRATCH, SCRATCH + 16), { 'node:crypto ECB': () => ecb.update(block) })
+}
+
 async function snappyRows(): Promise<Row[]> {
   const rows: Row[] = []
-  for (const [label, data] of [
-    ['1 KiB hex text', Buffer.from(randomBytes(512).toString('hex'))],
-    ['1 MiB random', randomBytes(MIB)],
+  for (const [label, data, note] of [
+    ['1 KiB hex text', Buffer.from(randomBytes(512).toString('hex')), undefined],
+    ['1 MiB random', randomBytes(MIB), { compress: 'ours: a 4 KiB probe, then one literal block, uncopied', uncompress: 'ours: the literal read as a view' }],
   ] as const) {
-    const ours = snappyCompress(data)
+    const ours = Buffer.concat(snappyCompress(data))
     const theirs = Buffer.from(snappyjs.compress(data))
     deepStrictEqual(snappyDecompress(theirs, 16 * MIB), data)
     deepStrictEqual(Buffer.from(snappyjs.uncompress(ours)), data)
-    rows.push(...(await compare(`snappy compress ${label}`, () => snappyCompress(data), { snappyjs: () => snappyjs.compress(data) })))
-    rows.push(...(await compare(`snappy uncompress ${label}`, () => snappyDecompress(ours, 16 * MIB), { snappyjs: () => snappyjs.uncompress(ours) })))
+    const withNote = (text: string | undefined) => (row: Row): Row => (text ? { ...row, note: text } : row)
+    rows.push(...(await compare(`snappy compress ${label}`, () => snappyCompress(data), { snappyjs: () => snappyjs.compress(data) })).map(withNote(note?.compress)))
+    rows.push(...(await compare(`snappy uncompress ${label}`, () => snappyDecompress(ours, 16 * MIB), { snappyjs: () => snappyjs.uncompress(ours) })).map(withNote(note?.uncompress)))
   }
   return rows
 }
@@ -83,5 +100,5 @@ async function secpRows(): Promise<Row[]> {
 
 /** Runs the primitives part; returns its table rows. */
 export async function runPrimitives(): Promise<Row[]> {
-  return [...(await keccakRows()), ...(await snappyRows()), ...(await secpRows())]
+  return [...(await keccakRows()), ...(await aesRows()), ...(await snappyRows()), ...(await secpRows())]
 }

@@ -1,8 +1,9 @@
 /**
- * The transport floor for the throughput part: plain TCP on loopback carrying frames of a
- * 4-byte big-endian length and the payload, no crypto, no compression. Small frames are
- * batched into one socket write per 64 KiB, as our RLPx connection coalesces its small
- * frames, so that the comparison is about the protocol work and not about syscall counts.
+ * The transport baselines for the throughput part: plain TCP on loopback carrying frames
+ * of a 4-byte big-endian length and the payload, no crypto, no compression. Two ways to
+ * write: one `socket.write` per frame, as a simple protocol would (the baseline of the
+ * 100-byte target), and small frames batched into one write per 64 KiB, which shows how
+ * far the transport itself goes once syscalls are amortised.
  * @module
  */
 import { once } from 'node:events'
@@ -72,8 +73,11 @@ async function socketPair(): Promise<[Socket, Socket]> {
   return [sender, receiver]
 }
 
-/** A raw TCP session: `send(n)` writes n length-prefixed copies of `payload` and waits until all are counted. */
-export async function rawSession(payload: Uint8Array): Promise<Session> {
+/**
+ * A raw TCP session: `send(n)` writes n length-prefixed copies of `payload` — each with
+ * its own write, or `batched` into 64 KiB writes — and waits until all are counted.
+ */
+export async function rawSession(payload: Uint8Array, batched = false): Promise<Session> {
   const [sender, receiver] = await socketPair()
   const counter = new Counter()
   const splitter = new FrameSplitter(() => counter.hit())
@@ -96,7 +100,7 @@ export async function rawSession(payload: Uint8Array): Promise<Session> {
         frame.set(payload, 4)
         batch.push(frame)
         batchBytes += frame.length
-        if (batchBytes >= BATCH_BYTES) await flush()
+        if (!batched || batchBytes >= BATCH_BYTES) await flush()
       }
       if (batch.length > 0) await flush()
       await done

@@ -69,8 +69,8 @@ export async function timed<T>(fn: () => Promise<T> | T): Promise<Timing & { res
 
 /** Options of {@link measureRate}. */
 export interface RateOptions {
-  /** Units (messages, handshakes, calls) in the untimed warm-up, which also sizes the timed runs. */
-  warmupUnits: number
+  /** Units (messages, handshakes, calls) in the untimed warm-up, which also sizes the timed runs; per run, or one for all. */
+  warmupUnits: number | Record<string, number>
   /** Aimed duration of one timed repetition, in ms; the unit count is chosen to fit it. */
   targetMs: number
   /** Timed repetitions (at least 3). @default 3 */
@@ -108,8 +108,9 @@ export async function measureRates<K extends string>(runs: Record<K, (units: num
   const keys = Object.keys(runs) as K[]
   const units = {} as Record<K, number>
   for (const key of keys) {
-    const warm = await timed(() => runs[key](opts.warmupUnits))
-    const estimate = opts.warmupUnits / Math.max(warm.wallMs, 0.001)
+    const warmup = typeof opts.warmupUnits === 'number' ? opts.warmupUnits : opts.warmupUnits[key]!
+    const warm = await timed(() => runs[key](warmup))
+    const estimate = warmup / Math.max(warm.wallMs, 0.001)
     units[key] = Math.round(Math.min(opts.maxUnits ?? Infinity, Math.max(opts.minUnits ?? 1, estimate * opts.targetMs)))
   }
   const rates = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<K, number[]>
@@ -196,9 +197,10 @@ export class Counter {
   }
 }
 
-/** Formats a number with 3 significant figures, grouping thousands: 123456 → `123,456`, 0.01234 → `0.0123`. */
+/** Formats a number with 3 significant figures, grouping thousands: 123456 → `123,456`, 0.01234 → `0.0123`; integers whole. */
 export function num(n: number): string {
   if (!Number.isFinite(n)) return String(n)
+  if (Number.isInteger(n)) return n.toLocaleString('en-US')
   const abs = Math.abs(n)
   if (abs >= 1000) return Math.round(n).toLocaleString('en-US')
   if (abs >= 100) return n.toFixed(0)

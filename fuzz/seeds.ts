@@ -167,7 +167,7 @@ export const snappySeeds: Uint8Array[] = (() => {
     Buffer.from('abcdefgh'.repeat(40)),
     noise,
     Buffer.alloc(70_000, 0x61),
-  ].map((payload) => snappyCompress(payload))
+  ].map((payload) => Buffer.concat(snappyCompress(payload)))
 })()
 
 const isEip8 = (packet: Buffer): boolean => packet[0] !== 4

@@ -25,6 +25,8 @@ import {
   type PeerRemoved,
   type Protocol,
 } from '../lib/index.js'
+import { seededRandom } from '../lib/random.js'
+import { snappyCompress } from '../lib/rlpx/snappy.js'
 import { waitFor, within } from './support/net.js'
 
 /** Deadline for a handshake, a Hello or a few small messages on loopback. */
@@ -443,6 +445,30 @@ for (const dialer of ['ours', 'ethereumjs'] as const) {
     assert.equal(s.ejs.removed, [])
   })
 }
+
+// ---------------------------------------------------------------------------------------
+// 4b: a large incompressible payload, which we send as one snappy literal block
+
+test('300 KB of incompressible bytes cross both ways; ours leave as one snappy literal that ethereumjs reads', async () => {
+  const s = await connectPair('ours')
+  const ourAlpha = s.ours.alpha.sessions.get(s.peer.id)!
+  const theirAlpha = ejsCap(s.ejsPeer, 'alpha')
+  const noise = (seed: number): Buffer => {
+    const rng = seededRandom(seed)
+    return Buffer.from(Array.from({ length: 300_000 }, () => Math.floor(rng() * 256)))
+  }
+  const [ours, theirs] = [noise(1), noise(2)]
+  const payload = Buffer.from(RLP.encode([ours]))
+  assert.is(snappyCompress(payload)[1], payload, 'our block is one literal: its head, then the payload itself')
+  await ourAlpha.rw.writeMsg(2, payload)
+  theirAlpha.sendItems(3, [theirs])
+  await waitFor(() => theirAlpha.received.length === 1 && ourAlpha.received.length === 1, QUICK, 'both large messages')
+  assert.is(theirAlpha.received[0]!.code, 2)
+  assert.ok(Buffer.from((theirAlpha.received[0]!.items as Uint8Array[])[0]!).equals(ours), 'ethereumjs read our literal block')
+  assert.is(ourAlpha.received[0]!.code, 3)
+  assert.ok(Buffer.from((ourAlpha.received[0]!.decode() as Uint8Array[])[0]!).equals(theirs))
+  assert.equal(s.ejs.errors, [])
+})
 
 // ---------------------------------------------------------------------------------------
 // 5: Disconnect both ways

@@ -3,57 +3,38 @@
  * which the RLPx frame MAC needs: its running sponges are digested after every frame
  * without being finalised.
  *
- * Uses the native sponge of the `keccak` package directly (no stream wrapper per hash);
- * falls back to that package's pure-JS sponge where the binding does not load.
+ * The sponges live in the memory of the WebAssembly module (lib/crypto/wasm.ts), where the
+ * frame MAC runs on them in place; data passes in through its scratch area.
  * @module
  */
-import { createRequire } from 'node:module'
-import { dirname } from 'node:path'
+import { allocFor, allocStatic, heap, SCRATCH, SCRATCH_SIZE, SPONGE_SIZE, wasm } from './wasm.js'
 
-interface Sponge {
-  initialize(rate: number, capacity: number): void
-  absorb(data: Uint8Array): void
-  squeeze(length: number): Buffer
-  copy(dest: Sponge): void
-}
-type SpongeClass = new () => Sponge
-
-const require = createRequire(import.meta.url)
-
-function loadSponge(): SpongeClass {
-  try {
-    const gypBuild: (dir: string) => unknown = require('node-gyp-build')
-    const native = gypBuild(dirname(require.resolve('keccak/package.json')))
-    if (typeof native === 'function') return native as SpongeClass
-  } catch {
-    // the pure-JS sponge below is the documented fallback of the keccak package
+/** Absorbs `data` into the sponge at `sponge`, through the scratch area. */
+export function absorbInto(sponge: number, data: Uint8Array): void {
+  for (let offset = 0; offset < data.length; offset += SCRATCH_SIZE) {
+    const chunk = data.subarray(offset, offset + SCRATCH_SIZE)
+    heap.set(chunk, SCRATCH)
+    wasm.keccakAbsorb(sponge, SCRATCH, chunk.length)
   }
-  return require('keccak/lib/keccak.js') as SpongeClass
 }
 
-const Sponge: SpongeClass = loadSponge()
-const RATE = 1088
-const CAPACITY = 512
-
-/** Where {@link Keccak256.digest} finalises a copy; digests are synchronous, so one serves all. */
-const peekScratch: Sponge = new Sponge()
+function peek(sponge: number, length: number): Buffer {
+  if (!(length >= 0 && length <= 32)) throw new RangeError(`digest length must be 0..32 bytes, got ${length}`)
+  wasm.keccakPeek(sponge, SCRATCH, length)
+  return Buffer.from(heap.subarray(SCRATCH, SCRATCH + length))
+}
 
 /** An incremental Keccak-256 whose digest can be read at any point without ending it. */
 export class Keccak256 {
-  #state: Sponge
-
-  constructor(state?: Sponge) {
-    if (state) {
-      this.#state = state
-    } else {
-      this.#state = new Sponge()
-      this.#state.initialize(RATE, CAPACITY)
-    }
-  }
+  /**
+   * Address of this sponge in the WebAssembly memory, valid while this object lives.
+   * @internal the frame MAC runs on it in place
+   */
+  readonly sponge: number = allocFor(this, SPONGE_SIZE)
 
   /** Absorbs `data`; returns `this` for chaining. */
   update(data: Uint8Array): this {
-    this.#state.absorb(data)
+    absorbInto(this.sponge, data)
     return this
   }
 
@@ -62,28 +43,16 @@ export class Keccak256 {
    * `length` below 32 gives that prefix of the digest (the frame MAC needs 16 bytes).
    */
   digest(length = 32): Buffer {
-    this.#state.copy(peekScratch)
-    return peekScratch.squeeze(length)
-  }
-
-  /** An independent copy of the current state. */
-  copy(): Keccak256 {
-    const state = new Sponge()
-    this.#state.copy(state)
-    return new Keccak256(state)
+    return peek(this.sponge, length)
   }
 }
 
-/**
- * The sponge every {@link keccak256} call reinitialises and reuses. Hashing is synchronous,
- * so one suffices; a fresh native object per call cost more than a short hash itself
- * (allocation plus a GC finalizer) and churned the malloc heap.
- */
-const oneShot: Sponge = new Sponge()
+/** The sponge every {@link keccak256} call clears and reuses: hashing is synchronous. */
+const oneShot = allocStatic(SPONGE_SIZE)
 
 /** Keccak-256 of the concatenation of `parts`. */
 export function keccak256(...parts: Uint8Array[]): Buffer {
-  oneShot.initialize(RATE, CAPACITY)
-  for (const part of parts) oneShot.absorb(part)
-  return oneShot.squeeze(32)
+  heap.fill(0, oneShot, oneShot + SPONGE_SIZE)
+  for (const part of parts) absorbInto(oneShot, part)
+  return peek(oneShot, 32)
 }

@@ -1,6 +1,7 @@
 /**
- * The symmetric primitives of ECIES and RLPx, all from `node:crypto`: AES-CTR, single-block
- * AES-ECB for the frame MAC, SHA-256, HMAC-SHA-256 and the NIST SP 800-56 concat KDF.
+ * The symmetric primitives of ECIES and RLPx from `node:crypto`: AES-CTR, SHA-256,
+ * HMAC-SHA-256 and the NIST SP 800-56 concat KDF. (The frame MAC's single-block AES runs in
+ * the WebAssembly module, see lib/crypto/wasm.ts.)
  * @module
  */
 import { createCipheriv, createHash, createHmac, timingSafeEqual, type Cipher } from 'node:crypto'
@@ -14,12 +15,6 @@ export function aes128Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Bu
 /** A running AES-256-CTR keystream with a zero IV, as each RLPx direction keeps one. */
 export function aes256CtrStream(key: Uint8Array): Cipher {
   return createCipheriv('aes-256-ctr', key, Buffer.alloc(16))
-}
-
-/** AES-256-ECB on single 16-byte blocks, without padding (the RLPx MAC seed cipher). */
-export function aes256EcbBlock(key: Uint8Array): (block: Uint8Array) => Buffer {
-  const cipher = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
-  return (block) => cipher.update(block)
 }
 
 /** SHA-256 of the concatenation of `parts`. */

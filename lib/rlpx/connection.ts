@@ -310,8 +310,8 @@ export class RLPxConnection implements Connection {
     if (payload.length > this.#maxMessageSize) {
       throw new MessageTooLargeError(`payload of ${payload.length} bytes exceeds the ${this.#maxMessageSize}-byte limit`)
     }
-    const body = this.#snappy ? snappyCompress(Buffer.from(payload.buffer, payload.byteOffset, payload.length)) : payload
-    for (const chunk of this.#writer!.encode([encodeCode(code), body])) {
+    const body = this.#snappy ? snappyCompress(Buffer.from(payload.buffer, payload.byteOffset, payload.length)) : [payload]
+    for (const chunk of this.#writer!.encode([encodeCode(code), ...body])) {
       this.#pending.push(chunk)
       this.#pendingBytes += chunk.length
     }

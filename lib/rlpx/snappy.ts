@@ -25,24 +25,23 @@ export function snappyDeclaredLength(data: Uint8Array): number {
 
 /**
  * The payload of a block that is one literal spanning the whole declared length — what
- * {@link snappyCompress} sends for small payloads — without a native call or a copy;
- * undefined for any other block.
+ * {@link snappyCompress} sends for small and for incompressible payloads — as a view of
+ * `data`, without a native call or a copy; undefined for any other block.
  */
 function wholeLiteral(data: Buffer, declared: number): Buffer | undefined {
-  const head = declared < 128 ? 1 : declared < 16384 ? 2 : 0
-  if (head === 0 || declared === 0 || data.length <= head) return undefined
+  let head = 1
+  while (head < 5 && data[head - 1]! & 0x80) head++
+  if (declared === 0 || data.length <= head) return undefined
   const tag = data[head]!
   if ((tag & 3) !== 0) return undefined
-  let length: number
-  let start: number
-  if (tag >> 2 < 60) {
-    length = (tag >> 2) + 1
-    start = head + 1
-  } else if (tag >> 2 === 60 && data.length > head + 1) {
-    length = data[head + 1]! + 1
-    start = head + 2
-  } else {
-    return undefined
+  let length = (tag >> 2) + 1
+  let start = head + 1
+  if (length > 60) {
+    // Tags 60..63: the length − 1 follows in 1..4 little-endian bytes.
+    const bytes = length - 60
+    if (data.length < start + bytes) return undefined
+    length = data.readUIntLE(start, bytes) + 1
+    start += bytes
   }
   return length === declared && data.length === start + length ? data.subarray(start) : undefined
 }
@@ -54,30 +53,47 @@ export function snappyMaxCompressedLength(n: number): number {
 
 /** Payloads up to this size are sent as one snappy literal (see {@link snappyCompress}). */
 const LITERAL_ONLY = 256
+/** Payloads above this size have a prefix of PROBE bytes compressed first (see {@link snappyCompress}). */
+const PROBE_ABOVE = 8192
+const PROBE = 4096
+/** A probe that compresses to more than this share of its size counts as incompressible. */
+const INCOMPRESSIBLE = 0.9
+
+/** The head of a snappy block holding `n` bytes as one literal: the block's length, then the literal's tag. */
+function literalHead(n: number): Buffer {
+  let varint = 1
+  while (n >= 2 ** (7 * varint)) varint++
+  const lengthBytes = n <= 60 ? 0 : n <= 0x100 ? 1 : n <= 0x10000 ? 2 : n <= 0x1000000 ? 3 : 4
+  const head = Buffer.allocUnsafe(varint + 1 + lengthBytes)
+  for (let i = 0, rest = n; i < varint; i++, rest = Math.floor(rest / 128)) head[i] = (rest % 128) | (i < varint - 1 ? 0x80 : 0)
+  if (lengthBytes === 0) head[varint] = (n - 1) << 2
+  else {
+    head[varint] = (59 + lengthBytes) << 2
+    head.writeUIntLE(n - 1, varint + 1, lengthBytes)
+  }
+  return head
+}
+
+/** The snappy block of an empty payload: its length, 0. */
+const EMPTY_BLOCK = Buffer.from([0])
+/** Literal heads of the sizes sent as a literal without a probe, made once (index = size). */
+const SMALL_HEADS = Array.from({ length: LITERAL_ONLY + 1 }, (_, n) => (n === 0 ? EMPTY_BLOCK : literalHead(n)))
 
 /**
- * Compresses one message payload (snappy block format, no framing). A small payload is
- * written as a single literal — valid snappy that any decoder reads — because there is
- * little to gain by compressing it and the native call costs more than the copy.
+ * Compresses one message payload (snappy block format, no framing) into the pieces of the
+ * block, in order. Two kinds of payload are written as a single literal instead — valid
+ * snappy that any decoder reads — whose pieces are its few bytes of head and `data` itself,
+ * uncopied: small payloads, where there is little to gain and the native call costs more
+ * than the copy, and large ones whose first 4 KiB do not compress (random, encrypted or
+ * already compressed data), where compressing would cost far more time than the few bytes
+ * it saves.
  */
-export function snappyCompress(data: Buffer): Buffer {
+export function snappyCompress(data: Buffer): Buffer[] {
   const n = data.length
-  if (n === 0 || n > LITERAL_ONLY) return snappy.compressSync(data)
-  const head = n < 128 ? 1 : 2
-  const tag = n <= 60 ? 1 : 2
-  const out = Buffer.allocUnsafe(head + tag + n)
-  if (head === 1) out[0] = n
-  else {
-    out[0] = (n & 0x7f) | 0x80
-    out[1] = n >> 7
-  }
-  if (tag === 1) out[head] = (n - 1) << 2
-  else {
-    out[head] = 60 << 2
-    out[head + 1] = n - 1
-  }
-  out.set(data, head + tag)
-  return out
+  if (n === 0) return [EMPTY_BLOCK]
+  if (n <= LITERAL_ONLY) return [SMALL_HEADS[n]!, data]
+  if (n > PROBE_ABOVE && snappy.compressSync(data.subarray(0, PROBE)).length > PROBE * INCOMPRESSIBLE) return [literalHead(n), data]
+  return [snappy.compressSync(data)]
 }
 
 /**
