@@ -35,7 +35,7 @@ async function mesh(): Promise<Node[]> {
   const random = seededRandom(16)
   const start = async (bootnodes: string[], maxPeers: number): Promise<Node> => {
     const net = new Floodnet({ desired: DESIRED, bootnodes, random, rateLimit: { rate: 1e9, burst: 1e9 } })
-    const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', maxPeers, maxPendingPeers: 200, protocols: [net.protocol] })
+    const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, maxPeers, maxPendingPeers: 200, protocols: [net.protocol] })
     net.attach(server)
     await server.start()
     net.start()

@@ -72,7 +72,7 @@ async function hub(maxPeers: number): Promise<void> {
       }
     },
   }
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', maxPeers, protocols: [protocol] })
+  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, maxPeers, protocols: [protocol] })
   await server.start()
   process.on('message', async (message: ScaleCommand) => {
     if (message.cmd === 'count') send({ peers: server.peerCount })
@@ -130,7 +130,7 @@ async function dial(enode: string, count: number, concurrency: number, retries: 
   const worker = async (): Promise<void> => {
     while (next < count) {
       next++
-      const client = new Server({ privateKey: generatePrivateKey(), listenAddr: null, maxPeers: 1, protocols: [protocol] })
+      const client = new Server({ privateKey: generatePrivateKey(), listenAddr: null, discovery: false, maxPeers: 1, protocols: [protocol] })
       await client.start()
       clients.push(client)
       for (let attempt = 0; ; attempt++) {

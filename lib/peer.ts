@@ -24,6 +24,15 @@ const EMPTY_LIST = Uint8Array.of(0xc0)
  * that awaits `writeMsg` keeps at most this much plus one message in flight.
  */
 export const WRITE_SLACK = 256 * 1024
+/**
+ * Pings go out on a grid of this many ms: spread over the interval, yet many peers share each
+ * wake-up of the event loop, so a node with thousands of peers wakes a few times a second
+ * for its keep-alives instead of once per peer.
+ */
+const PING_GRID = 500
+
+/** The first grid point at or after `time`. */
+const onGrid = (time: number): number => Math.ceil(time / PING_GRID) * PING_GRID
 
 const enum BaseMsg {
   Hello = 0,
@@ -125,7 +134,7 @@ export class Peer {
     this.connectedAt = this.#lastRead = this.#clock.now()
     // The first Ping at a random point of the interval: peers that connected together
     // (a restart, a burst of joins) do not all ping in the same instant ever after.
-    this.#nextPing = this.connectedAt + this.#pingInterval * this.#random()
+    this.#nextPing = onGrid(this.connectedAt + this.#pingInterval * this.#random())
   }
 
   /** The capabilities running on this session, with their message-id offsets. */
@@ -280,7 +289,7 @@ export class Peer {
     if (now >= this.#nextPing) {
       this.#sendNow(BaseMsg.Ping, EMPTY_LIST)
       // ±25% jitter keeps the pings of many peers spread over the interval.
-      this.#nextPing = now + this.#pingInterval * (0.75 + this.#random() / 2)
+      this.#nextPing = onGrid(now + this.#pingInterval * (0.75 + this.#random() / 2))
     }
     this.#schedule()
   }
