@@ -3,13 +3,14 @@
  * in which every figure stands next to its baseline from the same run, with the ratio and,
  * where the benchmarks issue sets one, the target and PASS/MISS.
  *
- * Parts: handshake, throughput, frames, memory, scale, relay, flood, primitives. Progress
+ * Parts: handshake, throughput, frames, memory, scale, backlog, relay, flood, primitives. Progress
  * goes to stderr, the table to stdout. Other work on the machine skews every figure; the
  * parts that compare interleave their repetitions with their baselines', so a ratio stays
  * fair, and the load average at each part's start is printed above the table.
  * @module
  */
 import { cpus, loadavg } from 'node:os'
+import { runBacklog } from './backlog.js'
 import { runFlood } from './flood.js'
 import { runFrames } from './frames.js'
 import { runHandshake } from './handshake.js'
@@ -26,6 +27,7 @@ const PARTS: Record<string, () => Promise<Row[]>> = {
   frames: runFrames,
   memory: runMemory,
   scale: runScale,
+  backlog: runBacklog,
   relay: runRelay,
   flood: runFlood,
   primitives: runPrimitives,
