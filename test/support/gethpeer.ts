@@ -49,6 +49,29 @@ export class GethPeer {
     return g
   }
 
+  /** Starts `gethpeer listen` without discovery on a free loopback port (RLPx only). */
+  static async listenPlain(extra: string[] = []): Promise<GethPeer> {
+    const g = new GethPeer(['listen', '-addr', '127.0.0.1:0', ...extra])
+    g.enode = (await g.waitFor(/^ENODE /)).split(' ')[1]!.replace(/\?discport=0$/, '')
+    return g
+  }
+
+  /** Starts `gethpeer dial …args ENODE` (it dials, runs its script and, without -stay, exits). */
+  static dial(args: string[]): GethPeer {
+    return new GethPeer(['dial', ...args])
+  }
+
+  /** Sends a command line without waiting for an answer. */
+  write(line: string): void {
+    this.#child.stdin.write(`${line}\n`)
+  }
+
+  /** Resolves with the exit code once the process has ended. */
+  async exitCode(): Promise<number | null> {
+    await this.#exited
+    return this.#child.exitCode
+  }
+
   /** The UDP (= TCP) port from the enode. */
   get port(): number {
     return Number(/:(\d+)$/.exec(this.enode)![1])
