@@ -101,6 +101,8 @@ const enodeBootnodes = cli.bootnodes.filter((b) => !parseHostPort(b))
 const net = new Floodnet({ desired: cli.desired, bootnodes: enodeBootnodes })
 const chat = new Chat({
   privateKey,
+  // Broadcasts go over floodnet's links only: peers the server dials from discovery are not floodnet's.
+  overlay: net,
   nick: cli.nick ?? `user-${selfId.slice(0, 4)}`,
   ...(cli.presenceInterval === undefined ? {} : { presenceInterval: cli.presenceInterval }),
   ...(cli.receiptTimeout === undefined ? {} : { receiptTimeout: cli.receiptTimeout }),

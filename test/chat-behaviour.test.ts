@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RLP } from '@ethereumjs/rlp'
-import { generatePrivateKey, MessageDecodeError, publicKeyOf, type MsgPipeEnd } from '../lib/index.js'
+import { generatePrivateKey, MessageDecodeError, publicKeyOf, TypedEvents, type MsgPipeEnd } from '../lib/index.js'
 import { sign } from '../lib/crypto/index.js'
 import { keccak256 } from '../lib/index.js'
 import {
@@ -125,6 +125,31 @@ test('one author over its rate (10/s, burst 50) is throttled; others are not', a
   assert.is(ann.log.messages.filter((m) => m.nick === 'loud').length, 50)
   assert.ok(ann.log.messages.some((m) => m.nick === 'quiet'))
   assert.match(ann.log.rejected[0]!, /over its rate/)
+})
+
+test('with an overlay, broadcasts flood over its links only: a chat peer outside it gets none until the overlay takes it in', async () => {
+  const events = new TypedEvents<{ 'neighbour:added': (id: string) => void; 'neighbour:removed': (id: string) => void }>()
+  const overlay = { neighbours: [] as string[], events }
+  const ann = mesh.node('ann', { overlay })
+  const bob = mesh.node('bob')
+  const cat = mesh.node('cat')
+  overlay.neighbours.push(bob.id)
+  mesh.link(ann, bob)
+  mesh.link(ann, cat)
+  await mesh.advance(0)
+  assert.equal(ann.chat.neighbours.map((n) => n.id), [bob.id], 'only the overlay link floods')
+  ann.chat.send('to the overlay')
+  await mesh.advance(0)
+  assert.equal(bob.log.messages.map((m) => m.text), ['to the overlay'])
+  assert.equal(cat.log.messages, [], 'cat speaks chat with ann but is not an overlay link')
+  overlay.neighbours.push(cat.id)
+  events.emit('neighbour:added', cat.id)
+  overlay.neighbours.splice(0, 1)
+  events.emit('neighbour:removed', bob.id)
+  ann.chat.send('now to cat')
+  await mesh.advance(0)
+  assert.equal(cat.log.messages.map((m) => m.text), ['now to cat'])
+  assert.equal(bob.log.messages.map((m) => m.text), ['to the overlay'], 'bob left the overlay')
 })
 
 // ---------------------------------------------------------------------------------------

@@ -79,6 +79,21 @@ export interface ChatOptions extends Omit<FloodEngineOptions, 'selfId' | 'valida
   historyCount?: number
   /** Oldest broadcast kept for late joiners, ms. @default 3600000 */
   historyAge?: number
+  /**
+   * The overlay whose links chat floods over — pass the {@link Floodnet} beside it. Peers that
+   * speak chat but are not its neighbours (a peer the server dialled from discovery, say)
+   * still answer roster and history requests, but carry no broadcasts, so each link has one
+   * owner and the flooding cost stays that of the overlay. @default every chat peer floods
+   */
+  overlay?: Overlay
+}
+
+/** The links chat floods over: a {@link Floodnet} has this shape. */
+export interface Overlay {
+  readonly neighbours: readonly string[]
+  readonly events: {
+    on(event: 'neighbour:added' | 'neighbour:removed', listener: (id: string) => void): () => void
+  }
 }
 
 /** What chat needs of the server it runs on; a {@link Server} has it. */
@@ -225,6 +240,8 @@ export class Chat {
   #engine: FloodEngine | undefined
   #host: ChatHost | undefined
   #links = new Map<string, Link>()
+  /** Links broadcasts flood over, with the function that takes each off the engine again. */
+  #flooding = new Map<string, () => void>()
   #pending = new Map<string, Pending>()
   #rates = new Map<string, TokenBucket>()
   /** Envelopes verified by the validator, so delivery does not decode and recover again. */
@@ -277,7 +294,27 @@ export class Chat {
       validate: ({ id, origin, payload, from }) => this.#validate(id, origin, payload, from),
     })
     this.roster.setSelf(decodeEnvelope(this.#presence()) as PresenceEnvelope, this.#attachedAt)
+    const overlay = this.#options.overlay
+    if (overlay) {
+      overlay.events.on('neighbour:added', (id) => this.#flood(id))
+      overlay.events.on('neighbour:removed', (id) => this.#unflood(id))
+    }
     void this.#pump()
+  }
+
+  /** Starts flooding over the link to `id`, when chat runs on it and it is an overlay link. */
+  #flood(id: string): void {
+    const link = this.#links.get(id)
+    const overlay = this.#options.overlay
+    if (!link || this.#flooding.has(id) || (overlay && !overlay.neighbours.includes(id))) return
+    this.#flooding.set(id, this.engine.addNeighbour(id, (payload) => link.rw.writeMsg(ChatMsg.Flood, payload)))
+    // We announce ourselves once a broadcast can leave, on the first link that floods.
+    if (!this.#announced && !this.#stopped) this.#announce()
+  }
+
+  #unflood(id: string): void {
+    this.#flooding.get(id)?.()
+    this.#flooding.delete(id)
   }
 
   /** The flooding engine behind chat (counters, seen-cache). */
@@ -312,9 +349,12 @@ export class Chat {
     return this.roster.present()
   }
 
-  /** Direct neighbours on chat links: id, the key their handshake proved, and their nick once known. */
+  /** Direct neighbours broadcasts flood over: id, the key their handshake proved, and their nick once known. */
   get neighbours(): Recipient[] {
-    return [...this.#links.values()].map(({ peer }) => ({ id: peer.id, publicKey: peer.publicKey, ...this.#nickOf(peer.id) }))
+    return [...this.#flooding.keys()].map((id) => {
+      const { peer } = this.#links.get(id)!
+      return { id, publicKey: peer.publicKey, ...this.#nickOf(id) }
+    })
   }
 
   /** The current presence refresh period: the base period, longer in rooms of more than 30. */
@@ -406,19 +446,22 @@ export class Chat {
       historyRate: new TokenBucket(SYNC_RATE.rate, SYNC_RATE.burst, now),
       rosterRate: new TokenBucket(SYNC_RATE.rate, SYNC_RATE.burst, now),
     }
+    // A newer connection to the same node takes its place, and its flooding too.
+    if (this.#links.has(peer.id)) this.#unflood(peer.id)
     this.#links.set(peer.id, link)
-    const remove = this.engine.addNeighbour(peer.id, (payload) => rw.writeMsg(ChatMsg.Flood, payload))
+    this.#flood(peer.id)
     try {
       if (!this.#stopped) {
-        if (!this.#announced) this.#announce()
         void this.#request(link, ChatMsg.GetRoster)
         if (!this.#historyFilled && now() < this.#attachedAt + HISTORY_ASK_WINDOW) void this.#request(link, ChatMsg.GetHistory)
       }
       for await (const msg of rw) this.#onMessage(link, msg)
     } finally {
-      remove()
       for (const r of link.requests.values()) this.#settleRequest(link, r)
-      if (this.#links.get(peer.id) === link) this.#links.delete(peer.id)
+      if (this.#links.get(peer.id) === link) {
+        this.#unflood(peer.id)
+        this.#links.delete(peer.id)
+      }
     }
   }
 
