@@ -73,7 +73,12 @@ test('--bootnode host:port joins through the entry node; the entry node, restart
     assert.is(of(n, 'resolved')[0]!.trust, 'first-use')
     await waitFor(() => of(n, 'connected').some((e) => e.id === a.id), STEP, `${n.nick} to connect to ann`)
   }
-  await waitFor(() => of(ann, 'join').length === 2, STEP, 'ann to see bob and cat join')
+  // ann learns of each by a live announcement or from a roster answer, whichever comes first.
+  await waitFor(() => {
+    ann.proc.stdin.write('/who\n')
+    const who = of(ann, 'who').at(-1)?.members as { id: string }[] | undefined
+    return who !== undefined && [b.id, c.id].every((id) => who.some((m) => m.id === id))
+  }, STEP, 'ann to list bob and cat in /who')
   bob.proc.stdin.write('hello via an address\n')
   await waitFor(() => of(ann, 'message').some((e) => e.text === 'hello via an address') && of(cat, 'message').some((e) => e.text === 'hello via an address'), STEP, 'bob\'s line at ann and cat')
 

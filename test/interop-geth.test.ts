@@ -90,7 +90,10 @@ test('Disconnect reasons both ways: geth reads ours; we read geth 1.11.6\'s bare
   const drop = await g.waitFor(/^PEER-DROP /, 0, STEP)
   assert.match(drop, /err="too many peers"/, drop)
   const removed = new Promise<PeerRemoved>((resolve) => server.events.on('peer:removed', (e) => e.peer !== first && resolve(e)))
+  const before = g.lines.length
   await within(server.connect(g.enode), STEP, 'connect again')
+  // geth lists the peer only once its own side has added it: disc before that reaches nobody.
+  await g.waitFor(/^PEER-ADD /, before, STEP)
   const from = g.lines.length
   g.write('disc 4')
   await g.waitFor(/^DISC /, from, STEP)
