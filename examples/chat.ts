@@ -225,7 +225,7 @@ function peers(): void {
   const list = chat.neighbours.map((n) => ({ id: n.id, nick: n.nick ?? null, address: server.peer(n.id)?.remoteAddress ?? null }))
   const human =
     list.length === 0
-      ? notice('no peers yet: /connect <enode>, or wait for someone to join through you')
+      ? notice('no peers yet: /connect <host:port> (or an enode), or wait for someone to join through you')
       : [notice(`${list.length} neighbour${list.length === 1 ? '' : 's'}:`), ...list.map((p) => `    ${p.nick === null ? '?' : name(p.id, p.nick)}  ${paint('grey', p.id.slice(0, 8))}  ${p.address ?? ''}`)].join('\n')
   emit({ type: 'peers', peers: list }, human)
 }
@@ -284,7 +284,7 @@ function connect(url: string): void {
 }
 
 function nobodyListening(): void {
-  if (chat.neighbours.length === 0) warn('no-peers', 'nobody is connected, so nobody got that; /connect <enode> or wait for someone to join')
+  if (chat.neighbours.length === 0) warn('no-peers', 'nobody is connected, so nobody got that; /connect <host:port> (or an enode) or wait for someone to join')
 }
 
 /** Runs one input line; false to quit. */
