@@ -29,7 +29,11 @@ export interface Delivery {
   receivedAt: number
 }
 
-/** Why a message was not delivered or relayed. */
+/**
+ * Why a message was not delivered or relayed. `hop-limit` covers both a message that
+ * arrives with no hops left (or more than `maxHops`) and one delivered on its last hop that
+ * neighbours beyond would have been relayed it: the mesh is deeper than `maxHops` there.
+ */
 export type DropReason = 'receive-buffer-full' | 'rate-limited' | 'invalid' | 'hop-limit' | 'send-backlog'
 
 /** Events on `engine.events`. */
@@ -206,13 +210,18 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     // id must not make the real one look like a duplicate.
     this.seen.seen(idHex)
     this.#deliver({ id: idHex, origin: originHex, payload, from, hops: this.#maxHops - hopsLeft + 1, receivedAt: this.#clock.now() })
-    if (hopsLeft > 1) {
-      const wireOut = RLP.encode([id, origin, hopsLeft - 1, payload])
-      for (const [nid] of this.#neighbours) {
-        if (nid === from || nid === originHex) continue
-        this.#sendTo(nid, wireOut)
-        this.stats.relayed++
+    let wireOut: Uint8Array | undefined
+    for (const [nid] of this.#neighbours) {
+      if (nid === from || nid === originHex) continue
+      if (hopsLeft <= 1) {
+        // Delivered here, but the neighbours beyond cannot be reached within the hop limit:
+        // say so once per message, or a mesh deeper than maxHops loses nodes silently.
+        this.#drop({ reason: 'hop-limit', id: idHex, origin: originHex, from })
+        return
       }
+      wireOut ??= RLP.encode([id, origin, hopsLeft - 1, payload])
+      this.#sendTo(nid, wireOut)
+      this.stats.relayed++
     }
   }
 
