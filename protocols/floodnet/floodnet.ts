@@ -177,6 +177,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
     return this.#links.size
   }
 
+  /** Links opened only to send our JOIN_REQs through a bootnode; dropped once `desired` other neighbours exist. */
+  get bootstrapLinks(): number {
+    return this.#links.size - this.#realDegree()
+  }
+
   /** Joins through the bootnodes (when given) and keeps `desired` neighbours from now on. */
   start(): void {
     const server = this.#server
