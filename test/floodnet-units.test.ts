@@ -8,7 +8,7 @@ import { nodeId, type Enode } from '../lib/enode.js'
 import { Netlist } from '../lib/netutil.js'
 import { MessageDecodeError } from '../lib/errors.js'
 import { decodeFlood, FloodEngine, floodnetDefaults, SeenCache, TokenBucket, type DropReason, type FloodEngineOptions } from '../protocols/floodnet/index.js'
-import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, MAX_ACCEPTS_PER_NEIGHBOUR, newToken, TOKEN_SIZE, type JoinState } from '../protocols/floodnet/join.js'
+import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, joinPolicies, MAX_ACCEPTS_PER_NEIGHBOUR, newToken, TOKEN_SIZE, type JoinPolicy, type JoinState } from '../protocols/floodnet/join.js'
 import { encodeFlood } from './support/floodnet-cluster.js'
 
 /** A clock the test moves by hand. */
@@ -234,7 +234,7 @@ test('dialProblem: only a curve point at a unicast IP literal inside netrestrict
 })
 
 test('decideJoin: every branch', () => {
-  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new' }
+  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new', hopsLeft: 3, joinHops: 5 }
   const table: [string, Partial<JoinState>, number, 'accept' | 'forward'][] = [
     ['our own walk came back', { requester: 'self', degree: 0, committed: 0 }, 0, 'forward'],
     ['already a neighbour', { requester: 'neighbour', degree: 0, committed: 1 }, 0, 'forward'],
@@ -248,6 +248,30 @@ test('decideJoin: every branch', () => {
     ['above desired: still accepts sometimes', { degree: 8, committed: 8 }, 0.1, 'accept'],
   ]
   for (const [what, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random), want, what)
+})
+
+test('join policies: the guards hold for every policy; each policy decides only what is left', () => {
+  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new', hopsLeft: 3, joinHops: 5 }
+  const always = (): boolean => true
+  for (const [what, change] of [
+    ['own walk', { requester: 'self' }],
+    ['neighbour', { requester: 'neighbour' }],
+    ['dialling', { requester: 'dialing' }],
+    ['full', { committed: 10 }],
+    ['sender has its dials', { acceptsViaSender: MAX_ACCEPTS_PER_NEIGHBOUR }],
+  ] as [string, Partial<JoinState>][]) {
+    assert.is(decideJoin({ ...base, ...change }, 0, always), 'forward', `${what}: a policy that always accepts is not asked`)
+  }
+  const table: [string, JoinPolicy, Partial<JoinState>, number, 'accept' | 'forward'][] = [
+    ['walk: mid-walk, whatever the degree', joinPolicies.walk, { degree: 0, hopsLeft: 2 }, 0, 'forward'],
+    ['walk: its last node accepts, whatever the degree', joinPolicies.walk, { degree: 9, committed: 9, hopsLeft: 1 }, 0.99, 'accept'],
+    ['fixed 0.5: heads', joinPolicies.fixed(0.5), { degree: 9, committed: 9 }, 0.49, 'accept'],
+    ['fixed 0.5: tails, even below desired', joinPolicies.fixed(0.5), { degree: 0, committed: 0 }, 0.5, 'forward'],
+    ['exact: below desired', joinPolicies.exact, { degree: 4, committed: 4 }, 0.99, 'accept'],
+    ['exact: at desired, never', joinPolicies.exact, { degree: 5, committed: 5 }, 0, 'forward'],
+    ['degree (ours) is the default', joinPolicies.degree, { degree: 5 }, 0.16, 'accept'],
+  ]
+  for (const [what, policy, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random, policy), want, what)
 })
 
 // ---------------------------------------------------------------------------------------

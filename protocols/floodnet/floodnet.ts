@@ -23,7 +23,7 @@ import { logger, shortId } from '../../lib/log.js'
 import { pick, type Random } from '../../lib/random.js'
 import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_RATE, JOIN_TOKEN_TTL, JOIN_WINDOW, MAX_MET, MAX_ROUTES } from './constants.js'
 import { FloodEngine, type Delivery, type FloodEngineOptions, type FloodEvents } from './engine.js'
-import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, newToken, type JoinRequest, type RequesterState } from './join.js'
+import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, joinPolicies, newToken, type JoinPolicy, type JoinRequest, type RequesterState } from './join.js'
 import { TokenBucket } from './token-bucket.js'
 
 const log = logger('floodnet:topology')
@@ -52,6 +52,8 @@ export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   joinBackoff?: [number, number]
   /** Random source in [0, 1), for seeded simulations. @default Math.random */
   random?: Random
+  /** Whether to link to a JOIN_REQ's requester, once the fixed guards allow it. @default joinPolicies.degree */
+  joinPolicy?: JoinPolicy
 }
 
 /** Events on `floodnet.events`; the engine's `drop` and `message` events are forwarded. */
@@ -105,6 +107,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #options: FloodnetOptions
   #bootnodes: Enode[]
   #random: Random
+  #policy: JoinPolicy
   #clock: Clock = systemClock
   #joinWindow: number
   #backoff: [number, number]
@@ -137,6 +140,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#backoff = options.joinBackoff ?? JOIN_BACKOFF
     this.#delay = this.#backoff[0]
     this.#random = options.random ?? Math.random
+    this.#policy = options.joinPolicy ?? joinPolicies.degree
     this.#joinWindow = positive(options.joinWindow ?? JOIN_WINDOW, 'joinWindow')
     this.#bootnodes = (options.bootnodes ?? []).map((url, i) => {
       try {
@@ -414,6 +418,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     if (requester.id === from && listens) this.#remember(requester)
     let pending = 0
     for (const l of this.#links.values()) pending += l.accepts
+    const arrivedWith = Math.min(req.hopsLeft, this.joinHops)
     const decision = decideJoin(
       {
         degree: this.#realDegree(),
@@ -422,15 +427,18 @@ export class Floodnet implements AsyncIterable<Delivery> {
         maxDegree: this.maxDegree,
         acceptsViaSender: link.accepts,
         requester: this.#requesterState(requester),
+        hopsLeft: arrivedWith,
+        joinHops: this.joinHops,
       },
       this.#random(),
+      this.#policy,
     )
     if (decision === 'accept') {
       if (listens) this.#acceptByDial(link, req)
       else this.#acceptByOffer(link, req)
       return
     }
-    const hopsLeft = Math.min(req.hopsLeft, this.joinHops) - 1
+    const hopsLeft = arrivedWith - 1
     if (hopsLeft <= 0) return
     const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
     if (candidates.length === 0) return

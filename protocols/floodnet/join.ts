@@ -140,20 +140,51 @@ export interface JoinState {
   /** Our dials in flight for JOIN_REQs the same neighbour handed us. */
   acceptsViaSender: number
   requester: RequesterState
+  /** Hops the walk had left when it reached us, capped at `joinHops`: `joinHops` at its first node, 1 at its last. */
+  hopsLeft: number
+  /** Our `joinHops`: the longest walk we take part in. */
+  joinHops: number
 }
 
 /**
- * Accept (link to the requester) or pass the request on along the walk. Below `desired`
- * neighbours a node accepts; above, with probability 1/(degree + 1), so well-linked nodes
- * rarely accept and no node becomes a hub. Dials in flight count against `maxDegree` but
- * never change the rule for a real request, and one neighbour can keep only a few of our
- * dials in flight, so junk requests cannot make a node refuse real ones.
+ * Whether a node that may link to a requester does: the part of the join decision that
+ * shapes the overlay. Pure, so the simulator runs each candidate on the same code.
  * @param random uniform in [0, 1)
  */
-export function decideJoin(s: JoinState, random: number): 'accept' | 'forward' {
+export type JoinPolicy = (s: JoinState, random: number) => boolean
+
+/**
+ * Join policies. `degree` is floodnet's; the others are the alternatives the seed tutorial
+ * argues against, kept so the simulator can measure them (`npm run sim -- --scenario
+ * compare-rules`).
+ */
+export const joinPolicies = {
+  /**
+   * Below `desired` neighbours accept; above, with probability 1/(degree + 1), so
+   * well-linked nodes rarely accept and no node becomes a hub.
+   */
+  degree: (s: JoinState, random: number): boolean => s.degree < s.desired || random < 1 / (s.degree + 1),
+  /** A walk of fixed length, accepted where it ends. */
+  walk: (s: JoinState): boolean => s.hopsLeft <= 1,
+  /** A fixed probability of accepting, whatever the degree. */
+  fixed:
+    (p: number) =>
+    (_s: JoinState, random: number): boolean =>
+      random < p,
+  /** Exactly `desired` neighbours: accept only below it. */
+  exact: (s: JoinState): boolean => s.degree < s.desired,
+} as const
+
+/**
+ * Accept (link to the requester) or pass the request on along the walk. Never for our own
+ * walk, a neighbour or a node we are dialling; never beyond `maxDegree` links and dials in
+ * flight; and one neighbour can keep only a few of our dials in flight, so junk requests
+ * cannot make a node refuse real ones. Otherwise `policy` decides.
+ * @param random uniform in [0, 1)
+ */
+export function decideJoin(s: JoinState, random: number, policy: JoinPolicy = joinPolicies.degree): 'accept' | 'forward' {
   if (s.requester !== 'new') return 'forward'
   if (s.committed >= s.maxDegree) return 'forward'
   if (s.acceptsViaSender >= MAX_ACCEPTS_PER_NEIGHBOUR) return 'forward'
-  if (s.degree < s.desired) return 'accept'
-  return random < 1 / (s.degree + 1) ? 'accept' : 'forward'
+  return policy(s, random) ? 'accept' : 'forward'
 }
