@@ -11,7 +11,7 @@ import type { Clock, Timer, VirtualClock } from '../lib/clock.js'
 import { publicKeyOf } from '../lib/crypto/index.js'
 import { DialError, DialTimeoutError } from '../lib/errors.js'
 import { seededRandom, type Random } from '../lib/random.js'
-import { RLPxConnection } from '../lib/rlpx/connection.js'
+import { RLPxConnection, type ByteStream } from '../lib/rlpx/connection.js'
 import type { Connection, Listener, Transport, TransportContext, TransportFactory } from '../lib/transport.js'
 import { Direction, mix, pairLatency, type LinkModel } from './link.js'
 import { PlainChunk, PlainConnection } from './plain-connection.js'
@@ -128,7 +128,7 @@ export class SimNetwork {
     const wrap = (stream: MemoryStream<Chunk>, remotePublicKey?: Buffer): Connection =>
       kind === 'plain'
         ? new PlainConnection({ socket: stream as unknown as MemoryStream<PlainChunk>, publicKey, remotePublicKey, maxMessageSize, clock })
-        : new RLPxConnection({ socket: stream as unknown as MemoryStream<Buffer>, privateKey, remotePublicKey, handshakeTimeout: 0, maxMessageSize, writeTimeout, clock })
+        : new RLPxConnection({ socket: stream as unknown as ByteStream, privateKey, remotePublicKey, handshakeTimeout: 0, maxMessageSize, writeTimeout, clock })
     return {
       listen: async (_host, port, accept): Promise<Listener> => {
         host.listeners.set(port, (stream) => accept(wrap(stream)))
@@ -197,7 +197,7 @@ export class SimNetwork {
     const n = from.dialled.get(to.index) ?? 0
     from.dialled.set(to.index, n + 1)
     const base = pairLatency(this.model, this.#seed, from.index, to.index)
-    const merge = this.kind === 'plain' ? (PlainChunk.merge as (c: Chunk[]) => Chunk) : (chunks: Chunk[]) => Buffer.concat(chunks as Buffer[])
+    const merge = this.kind === 'plain' ? (chunks: Chunk[]) => PlainChunk.merge(chunks as PlainChunk[]) : (chunks: Chunk[]) => Buffer.concat(chunks as Buffer[])
     const pair: [MemoryStream<Chunk>, MemoryStream<Chunk>] = streamPair<Chunk>({
       clock: this.clock,
       merge,

@@ -19,6 +19,7 @@ function immediatesPending(): boolean {
 /** See the module comment. */
 export class Scheduler {
   readonly clock = new VirtualClock()
+  readonly start = this.clock.now()
   /** Instants at which something happened, for the curious. */
   instants = 0
 
@@ -26,8 +27,6 @@ export class Scheduler {
   get elapsed(): number {
     return this.clock.now() - this.start
   }
-
-  readonly start = this.clock.now()
 
   /** Runs every timer due up to `time` (absolute, virtual ms), each instant to its end. */
   async runUntil(time: number): Promise<void> {
@@ -52,5 +51,24 @@ export class Scheduler {
   async settle(): Promise<void> {
     do await turn()
     while (immediatesPending())
+  }
+}
+
+/** The same interface over real time, for runs on real sockets: waiting is sleeping. */
+export class RealTime {
+  readonly start = Date.now()
+  instants = 0
+
+  get elapsed(): number {
+    return Date.now() - this.start
+  }
+
+  async runUntil(time: number): Promise<void> {
+    const wait = time - Date.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+  }
+
+  runFor(ms: number): Promise<void> {
+    return this.runUntil(Date.now() + ms)
   }
 }

@@ -5,20 +5,29 @@
  * hops and how long, at what cost in transmissions.
  * @module
  */
+import { systemClock, type Clock } from '../lib/clock.js'
 import type { ServerOptions } from '../lib/config.js'
 import { isValidPrivateKey, keccak256 } from '../lib/crypto/index.js'
 import { Server } from '../lib/server.js'
 import { Floodnet, type FloodnetOptions } from '../protocols/floodnet/index.js'
+import { seededRandom } from '../lib/random.js'
 import { Graph, quantile, round } from './graph.js'
 import { DEFAULT_LINK, mix, type LinkModel } from './link.js'
 import { SimNetwork, type ConnectionKind } from './network.js'
-import { Scheduler } from './scheduler.js'
+import { RealTime, Scheduler } from './scheduler.js'
+
+/**
+ * How nodes connect: in memory on the virtual clock (`plain`, or `rlpx` with the real
+ * crypto), or over real loopback TCP on the system clock (`tcp`: not deterministic, and
+ * bounded by what one process can open).
+ */
+export type SimTransport = ConnectionKind | 'tcp'
 
 /** Options of a {@link Simulation}. */
 export interface SimulationOptions {
   seed: number
   /** @default 'plain' */
-  transport?: ConnectionKind
+  transport?: SimTransport
   link?: Partial<LinkModel>
   /** Every node's floodnet options (bootnodes, clock and randomness are the simulation's). */
   floodnet?: Omit<FloodnetOptions, 'bootnodes' | 'random' | 'clock'>
@@ -89,8 +98,12 @@ export function simKey(seed: number, index: number): Buffer {
 
 /** See the module comment. */
 export class Simulation {
-  readonly scheduler = new Scheduler()
-  readonly network: SimNetwork
+  /** Drives virtual time; for `tcp`, a stand-in that waits real time. */
+  readonly scheduler: Scheduler | RealTime
+  /** The in-memory network; absent for `tcp`. */
+  readonly network: SimNetwork | undefined
+  /** Where scenarios set their own timers (arrivals, churn): the clock the nodes run on. */
+  readonly clock: Clock
   /** Every node ever started, by index. */
   readonly nodes: SimNode[] = []
   readonly seed: number
@@ -104,7 +117,17 @@ export class Simulation {
   constructor(options: SimulationOptions) {
     this.#options = options
     this.seed = options.seed
-    this.network = new SimNetwork({ clock: this.scheduler.clock, seed: options.seed, model: { ...DEFAULT_LINK, ...options.link }, kind: options.transport ?? 'plain' })
+    const transport = options.transport ?? 'plain'
+    if (transport === 'tcp') {
+      this.scheduler = new RealTime()
+      this.network = undefined
+      this.clock = systemClock
+    } else {
+      const scheduler = new Scheduler()
+      this.scheduler = scheduler
+      this.clock = scheduler.clock
+      this.network = new SimNetwork({ clock: scheduler.clock, seed: options.seed, model: { ...DEFAULT_LINK, ...options.link }, kind: transport })
+    }
   }
 
   /** Virtual ms since the start. */
@@ -142,12 +165,13 @@ export class Simulation {
   async addNode(): Promise<SimNode> {
     const index = this.nodes.length
     const isEntry = this.entry === undefined
-    const host = this.network.host(index)
+    const network = this.network
+    const random = network ? network.host(index).random : seededRandom(mix(this.seed, 0x4057, index))
     let counter = 0
     const net = new Floodnet({
       ...this.#options.floodnet,
       bootnodes: isEntry ? [] : [this.entry!.enode],
-      random: host.random,
+      random,
       // Message ids from the seed too: nothing in a run comes from outside it.
       messageId: () => {
         const id = Buffer.alloc(16)
@@ -162,11 +186,9 @@ export class Simulation {
       ...this.#options.server,
       ...(isEntry ? { maxPeers: 1000, ...this.#options.entryServer } : {}),
       privateKey: simKey(this.seed, index),
-      listenAddr: `${host.ip}:30303`,
       protocols: [net.protocol],
-      clock: host.clock,
-      random: host.random,
-      transport: this.network.transport(index),
+      random,
+      ...(network ? { listenAddr: `${network.host(index).ip}:30303`, clock: network.host(index).clock, transport: network.transport(index) } : { listenAddr: '127.0.0.1:0' }),
     })
     net.attach(server)
     await server.start()
@@ -191,7 +213,18 @@ export class Simulation {
   kill(node: SimNode): void {
     if (!this.#alive.delete(node)) return
     node.diedAt = this.now
-    this.network.crash(node.index)
+    if (this.network) this.network.crash(node.index)
+    else {
+      // Real sockets: the closest to a crash one process can do to its own node.
+      node.net.stop()
+      void node.server.stop()
+    }
+  }
+
+  /** Stops every node (for `tcp`, whose sockets would keep the process alive). */
+  async stop(): Promise<void> {
+    for (const n of this.#alive) n.net.stop()
+    await Promise.all([...this.#alive].map((n) => n.server.stop()))
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * One end of an in-memory connection with the shape of a `net.Socket` (the
- * {@link ByteStream} that `RLPxConnection` reads and writes). Chunks travel on the virtual
+ * One end of an in-memory connection with the shape of a `net.Socket` (with `Buffer` chunks,
+ * the `ByteStream` that `RLPxConnection` reads and writes). Chunks travel on the virtual
  * clock with the delays of their {@link Direction}, in order; a FIN follows the data
  * written before it; `allowHalfOpen` is off, so an end that reads the remote's FIN closes,
  * as Node's sockets do. A crashed node's ends vanish: the remote sees a FIN, as it would
@@ -11,7 +11,6 @@
  * @module
  */
 import type { Clock } from '../lib/clock.js'
-import type { ByteStream } from '../lib/rlpx/connection.js'
 import type { Direction } from './link.js'
 
 /** What travels on a stream: anything with a length (bytes, or messages in a batch). */
@@ -22,7 +21,7 @@ export interface Chunk {
 type Listener = (...args: never[]) => void
 
 /** See the module comment. Make pairs with {@link streamPair}. */
-export class MemoryStream<T extends Chunk = Buffer> implements ByteStream {
+export class MemoryStream<T extends Chunk = Buffer> {
   readonly remoteAddress: string
   readonly remotePort: number
   readonly writableLength = 0

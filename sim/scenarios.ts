@@ -1,0 +1,316 @@
+/**
+ * The experiments of `npm run sim`: each builds a {@link Simulation}, drives it, and returns
+ * one JSON-ready object. Everything in it is virtual time and counts — wall time and memory
+ * are the caller's to print elsewhere — so the same seed gives the same object, byte for
+ * byte.
+ * @module
+ */
+import { seededRandom, type Random } from '../lib/random.js'
+import { joinPolicies, type JoinPolicy } from '../protocols/floodnet/index.js'
+import { round, summary } from './graph.js'
+import { mix, type LinkModel } from './link.js'
+import { Simulation, type BroadcastResult, type SimNode, type SimTransport, type SimulationOptions } from './simulation.js'
+
+/** What every scenario is told. */
+export interface ScenarioOptions {
+  nodes: number
+  seed: number
+  transport: SimTransport
+  link: Partial<LinkModel>
+  floodnet: NonNullable<SimulationOptions['floodnet']>
+  /** Arrivals per virtual second while the overlay grows. @default 50 */
+  rate: number
+  /** Broadcasts measured on the grown overlay. @default 10 */
+  messages: number
+  /** Virtual ms each broadcast is given to spread. @default 5000 */
+  window: number
+  /** Virtual ms to wait for the overlay to settle before giving up. @default 600000 */
+  settleLimit: number
+}
+
+export const SCENARIO_DEFAULTS: ScenarioOptions = {
+  nodes: 1000,
+  seed: 1,
+  transport: 'plain',
+  link: {},
+  floodnet: {},
+  rate: 50,
+  messages: 10,
+  window: 5000,
+  settleLimit: 600_000,
+}
+
+/** The scenario's own randomness (who writes, who dies): apart from the nodes'. */
+function scenarioRandom(seed: number, salt: number): Random {
+  return seededRandom(mix(seed, 0x5ce9, salt))
+}
+
+function simulation(o: ScenarioOptions, floodnet = o.floodnet): Simulation {
+  return new Simulation({ seed: o.seed, transport: o.transport, link: o.link, floodnet })
+}
+
+/** Starts the entry node, then `n − 1` nodes at the given virtual times (ms, ascending). */
+async function arrive(sim: Simulation, times: number[], onEntry?: (entry: SimNode) => void): Promise<void> {
+  const entry = await sim.addNode()
+  onEntry?.(entry)
+  for (const t of times) {
+    await sim.runUntil(t)
+    await sim.addNode()
+  }
+}
+
+/** Arrival times of `n − 1` nodes, one every 1/rate s. */
+function steadyArrivals(n: number, rate: number): number[] {
+  return Array.from({ length: n - 1 }, (_, i) => Math.round(((i + 1) * 1000) / rate))
+}
+
+/** The overlay's figures: degrees, components, path lengths against ln N / ln(mean degree). */
+export function describeOverlay(sim: Simulation, withPaths = true) {
+  const nodes = sim.alive
+  const graph = sim.overlay(nodes)
+  const degrees = nodes.map((n) => n.net.degree)
+  const d = summary(degrees)
+  const components = graph.components()
+  const paths = withPaths ? graph.pathLengths() : undefined
+  const randomGraph = d.mean > 1 ? Math.log(nodes.length) / Math.log(d.mean) : null
+  return {
+    nodes: nodes.length,
+    links: graph.edges.length,
+    degree: { mean: round(d.mean), variance: round(d.variance), min: d.min, max: d.max, histogram: d.histogram },
+    entryDegree: sim.entry && sim.entry.diedAt === undefined ? sim.entry.net.degree : null,
+    components: components.length,
+    largestComponent: components[0] ?? 0,
+    pathLength: paths && {
+      mean: round(paths.mean),
+      max: paths.max,
+      /** ln N / ln(mean degree): the typical distance in a random graph of this size and degree. */
+      randomGraph: randomGraph === null ? null : round(randomGraph),
+      meanOverRandomGraph: randomGraph === null ? null : round(paths.mean / randomGraph),
+      histogram: paths.histogram,
+    },
+  }
+}
+
+/** A summary of broadcasts: delivery, cost against 2E − (N − 1), hops, latency, hop-limit drops. */
+export function describeBroadcasts(results: BroadcastResult[]) {
+  const stable = results.filter((r) => r.stable)
+  const receivers = results.reduce((s, r) => s + r.receivers, 0)
+  const delivered = results.reduce((s, r) => s + r.delivered, 0)
+  return {
+    count: results.length,
+    deliveryRatio: receivers === 0 ? null : round(delivered / receivers, 6),
+    minDeliveryRatio: results.length === 0 ? null : Math.min(...results.map((r) => r.deliveryRatio)),
+    allDelivered: results.every((r) => r.delivered === r.receivers),
+    /** Broadcasts over an unchanged overlay whose transmissions were exactly 2E − (N − 1) − originSkips. */
+    floodCostExact: `${stable.filter((r) => r.transmissions === r.floodCost - r.originSkips).length}/${stable.length}`,
+    transmissionsPerBroadcast: results.length === 0 ? null : round(results.reduce((s, r) => s + r.transmissions, 0) / results.length, 1),
+    relativeMessageRedundancy: delivered === 0 ? null : round(results.reduce((s, r) => s + r.transmissions, 0) / delivered - 1),
+    lastDeliveryHop: results.length === 0 ? null : Math.max(...results.map((r) => r.lastDeliveryHop)),
+    maxHops: results.length === 0 ? null : Math.max(...results.map((r) => r.maxHops)),
+    latencyMs: {
+      p50: results.length === 0 ? null : round(results.reduce((s, r) => s + (r.latencyMs.p50 ?? 0), 0) / results.length, 1),
+      p99: results.length === 0 ? null : round(results.reduce((s, r) => s + (r.latencyMs.p99 ?? 0), 0) / results.length, 1),
+      max: results.length === 0 ? null : Math.max(...results.map((r) => r.latencyMs.max ?? 0)),
+    },
+    hopLimitDrops: results.reduce((s, r) => s + r.hopLimitDrops, 0),
+    each: results.map((r) => ({ origin: r.origin, delivered: `${r.delivered}/${r.receivers}`, transmissions: r.transmissions, floodCost: r.floodCost, originSkips: r.originSkips, stable: r.stable, ldh: r.lastDeliveryHop })),
+  }
+}
+
+/** `k` broadcasts one after the other, each from a random linked node. */
+async function broadcasts(sim: Simulation, k: number, window: number, random: Random): Promise<BroadcastResult[]> {
+  const results: BroadcastResult[] = []
+  for (let i = 0; i < k; i++) {
+    const linked = sim.alive.filter((n) => n.net.degree > 0)
+    if (linked.length === 0) break
+    results.push(await sim.broadcast(linked[Math.floor(random() * linked.length)]!, window))
+  }
+  return results
+}
+
+/** Per-node join times: from start to a first real neighbour, p50 and max, virtual ms. */
+function joinTimes(nodes: SimNode[]) {
+  const times = nodes.filter((n) => n.joinedAt !== undefined).map((n) => n.joinedAt! - n.startedAt).sort((a, b) => a - b)
+  return { joined: `${times.length}/${nodes.length}`, p50: times.length ? round(times[Math.floor(times.length / 2)]!, 1) : null, max: times.length ? round(times.at(-1)!, 1) : null }
+}
+
+/** Grows an overlay through one entry node at `rate` arrivals a second and lets it settle. */
+async function grow(o: ScenarioOptions, sim: Simulation, times = steadyArrivals(o.nodes, o.rate), onEntry?: (entry: SimNode) => void) {
+  await arrive(sim, times, onEntry)
+  const lastArrival = sim.now
+  const settledAt = await sim.runUntilSettled(o.settleLimit)
+  return { lastArrivalMs: lastArrival, settleMs: settledAt === undefined ? null : settledAt - lastArrival }
+}
+
+/**
+ * `join`: nodes arrive through one entry node, `rate` a second; once the overlay settles,
+ * its figures and `messages` broadcasts.
+ */
+export async function joinScenario(o: ScenarioOptions) {
+  const sim = simulation(o)
+  const growth = await grow(o, sim)
+  const overlay = describeOverlay(sim)
+  const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, 1))
+  return { ...growth, joinTimes: joinTimes(sim.nodes), overlay, broadcasts: describeBroadcasts(measured), connections: sim.network?.stats ?? null }
+}
+
+/** `flash-crowd`: every node but the entry arrives at a random instant of the first 10 virtual seconds. */
+export async function flashCrowdScenario(o: ScenarioOptions) {
+  const sim = simulation(o)
+  const random = scenarioRandom(o.seed, 2)
+  const times = Array.from({ length: o.nodes - 1 }, () => Math.floor(random() * 10_000)).sort((a, b) => a - b)
+  let entryPeers = 0
+  let entryLinks = 0
+  const growth = await grow(o, sim, times, (entry) => {
+    entry.server.events.on('peer:added', () => (entryPeers = Math.max(entryPeers, entry.server.peerCount)))
+    entry.net.events.on('neighbour:added', () => (entryLinks = Math.max(entryLinks, entry.net.degree - entry.net.bootstrapLinks)))
+  })
+  const overlay = describeOverlay(sim)
+  const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, 1))
+  return {
+    ...growth,
+    /** Most peers the entry node held at once (newcomers' bootstrap links included), and most floodnet links. */
+    entryPeak: { peers: entryPeers, links: entryLinks },
+    joinTimes: joinTimes(sim.nodes),
+    overlay,
+    broadcasts: describeBroadcasts(measured),
+    connections: sim.network?.stats ?? null,
+  }
+}
+
+/** Offsets after a mass failure at which broadcasts measure delivery, virtual ms. */
+const FAILURE_CHECKPOINTS = [0, 1000, 5000, 30_000]
+
+/**
+ * `failure`: for each fraction, the same grown overlay (same seed), then that fraction of
+ * the nodes — the entry node spared, as a bootnode would be — crashes at once. Reported:
+ * the survivors' components over time, the time until they form one, and the delivery of
+ * broadcasts among survivors at fixed offsets and once they are one component again.
+ */
+export async function failureScenario(o: ScenarioOptions, fractions: number[]) {
+  const runs = []
+  for (const fraction of fractions) {
+    const sim = simulation(o)
+    const growth = await grow(o, sim)
+    const before = describeOverlay(sim, false)
+    const random = scenarioRandom(o.seed, 3)
+    const candidates = sim.alive.filter((n) => n !== sim.entry)
+    shuffle(candidates, random)
+    const victims = candidates.slice(0, Math.round(fraction * o.nodes))
+    const failedAt = sim.now
+    for (const v of victims) sim.kill(v)
+    const survivors = sim.aliveCount
+    const timeline: { atMs: number; components: number; largest: number; deliveryRatio: number }[] = []
+    const bRandom = scenarioRandom(o.seed, 4)
+    for (const offset of FAILURE_CHECKPOINTS) {
+      await sim.runUntil(failedAt + offset)
+      const overlay = describeOverlay(sim, false)
+      const [b] = await broadcasts(sim, 1, o.window, bRandom)
+      timeline.push({ atMs: offset, components: overlay.components, largest: round(overlay.largestComponent / survivors, 4), deliveryRatio: b?.deliveryRatio ?? 0 })
+    }
+    // Time to one component, checked every 100 ms from the failure on (a replay of the
+    // same run would find the same instant; here we look from the last checkpoint on).
+    let reconnectedMs: number | null = null
+    const limit = failedAt + o.settleLimit
+    for (;;) {
+      if (sim.overlay().components().length === 1) {
+        reconnectedMs = sim.now - failedAt
+        break
+      }
+      if (sim.now >= limit) break
+      await sim.runFor(100)
+    }
+    const after = await broadcasts(sim, o.messages, o.window, bRandom)
+    runs.push({
+      fraction,
+      killed: victims.length,
+      survivors,
+      settleMs: growth.settleMs,
+      overlayBefore: { links: before.links, degreeMean: before.degree.mean, components: before.components },
+      timeline,
+      oneComponentAfterMs: reconnectedMs,
+      overlayAfter: describeOverlay(sim, false),
+      broadcastsAfter: describeBroadcasts(after),
+    })
+  }
+  return { runs }
+}
+
+/**
+ * `churn`: a grown overlay in which `rate` of the nodes (the entry node spared) crash every
+ * virtual second and as many new ones join, for `minutes`; a broadcast every
+ * `every` ms from a random linked node, its delivery counted among the nodes that were
+ * linked when it was sent and alive until its window closed.
+ */
+export async function churnScenario(o: ScenarioOptions, churn: { perSecond: number; minutes: number; every: number }) {
+  const sim = simulation(o)
+  const growth = await grow(o, sim)
+  const random = scenarioRandom(o.seed, 5)
+  const start = sim.now
+  const end = start + churn.minutes * 60_000
+  const perSecond = Math.max(1, Math.round(churn.perSecond * o.nodes))
+  let replaced = 0
+  const tick = (): void => {
+    if (sim.now >= end) return
+    const candidates = sim.alive.filter((n) => n !== sim.entry)
+    shuffle(candidates, random)
+    for (const v of candidates.slice(0, perSecond)) sim.kill(v)
+    for (let i = 0; i < perSecond; i++) {
+      const at = Math.floor(random() * 1000)
+      sim.clock.setTimeout(() => void sim.addNode(), at)
+    }
+    replaced += perSecond
+    sim.clock.setTimeout(tick, 1000)
+  }
+  sim.clock.setTimeout(tick, 1000)
+  const series: { atS: number; deliveryRatio: number; delivered: string }[] = []
+  const results: BroadcastResult[] = []
+  const bRandom = scenarioRandom(o.seed, 6)
+  for (let t = start + churn.every; t + o.window <= end; t += churn.every) {
+    await sim.runUntil(t)
+    const [b] = await broadcasts(sim, 1, o.window, bRandom)
+    if (!b) continue
+    results.push(b)
+    series.push({ atS: round((t - start) / 1000, 1), deliveryRatio: b.deliveryRatio, delivered: `${b.delivered}/${b.receivers}` })
+  }
+  await sim.runUntil(end)
+  const summaryOf = describeBroadcasts(results)
+  const { each: _each, ...broadcastSummary } = summaryOf
+  return {
+    settleMs: growth.settleMs,
+    churn: { perSecond, minutes: churn.minutes, replaced },
+    broadcasts: { ...broadcastSummary, belowGoal: series.filter((s) => s.deliveryRatio < 0.999).length },
+    series,
+    overlayAtEnd: describeOverlay(sim, false),
+  }
+}
+
+/** The join policies `compare-rules` runs: floodnet's and the seed tutorial's alternatives. */
+export const RULES: Record<string, JoinPolicy> = {
+  degree: joinPolicies.degree,
+  walk: joinPolicies.walk,
+  'fixed-0.5': joinPolicies.fixed(0.5),
+  exact: joinPolicies.exact,
+}
+
+/** `compare-rules`: the `join` scenario once per join policy. */
+export async function compareRulesScenario(o: ScenarioOptions) {
+  const rules: Record<string, unknown> = {}
+  for (const [name, policy] of Object.entries(RULES)) {
+    const sim = simulation(o, { ...o.floodnet, joinPolicy: policy })
+    const growth = await grow(o, sim)
+    const overlay = describeOverlay(sim)
+    const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, 1))
+    const { each: _each, ...b } = describeBroadcasts(measured)
+    rules[name] = { ...growth, joinTimes: joinTimes(sim.nodes), overlay, broadcasts: b }
+  }
+  return { rules }
+}
+
+/** Fisher–Yates with `random`. */
+function shuffle<T>(items: T[], random: Random): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+}
