@@ -219,7 +219,7 @@ test('(d) a JOIN_REQ walk loses one hop per node and ends at zero; its hop count
   assert.equal(arrivals(), [1])
   // 2 hops: B receives it with 1 left and drops it; 1 and 0 hops: A drops them.
   for (const hopsLeft of [2, 1, 0]) await toA.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token: newToken(), requester, hopsLeft }))
-  // 200 hops is capped at joinHops (5): Q sees it with 5 − 2 = 3. It goes last, so once it
+  // 200 hops is capped at joinHops: Q sees it with joinHops − 2. It goes last, so once it
   // is in, the shorter ones, sent before it on the same links, would have been too.
   await toA.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token: newToken(), requester, hopsLeft: 200 }))
   await waitFor(() => arrivals().length >= 2, QUICK, 'the 200-hop JOIN_REQ to reach Q')

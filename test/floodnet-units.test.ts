@@ -234,7 +234,7 @@ test('dialProblem: only a curve point at a unicast IP literal inside netrestrict
 })
 
 test('decideJoin: every branch', () => {
-  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new', hopsLeft: 3, joinHops: 5 }
+  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new', hopsLeft: 3, joinHops: 5, mixHops: 0, lastStop: false }
   const table: [string, Partial<JoinState>, number, 'accept' | 'forward'][] = [
     ['our own walk came back', { requester: 'self', degree: 0, committed: 0 }, 0, 'forward'],
     ['already a neighbour', { requester: 'neighbour', degree: 0, committed: 1 }, 0, 'forward'],
@@ -251,7 +251,7 @@ test('decideJoin: every branch', () => {
 })
 
 test('join policies: the guards hold for every policy; each policy decides only what is left', () => {
-  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new', hopsLeft: 3, joinHops: 5 }
+  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new', hopsLeft: 3, joinHops: 5, mixHops: 0, lastStop: false }
   const always = (): boolean => true
   for (const [what, change] of [
     ['own walk', { requester: 'self' }],
@@ -264,12 +264,16 @@ test('join policies: the guards hold for every policy; each policy decides only 
   }
   const table: [string, JoinPolicy, Partial<JoinState>, number, 'accept' | 'forward'][] = [
     ['walk: mid-walk, whatever the degree', joinPolicies.walk, { degree: 0, hopsLeft: 2 }, 0, 'forward'],
-    ['walk: its last node accepts, whatever the degree', joinPolicies.walk, { degree: 9, committed: 9, hopsLeft: 1 }, 0.99, 'accept'],
+    ['walk: its last node accepts, whatever the degree', joinPolicies.walk, { degree: 9, committed: 9, hopsLeft: 1, lastStop: true }, 0.99, 'accept'],
+    ['walk: a dead end before the last hop accepts', joinPolicies.walk, { degree: 1, committed: 1, hopsLeft: 4, lastStop: true }, 0.99, 'accept'],
     ['fixed 0.5: heads', joinPolicies.fixed(0.5), { degree: 9, committed: 9 }, 0.49, 'accept'],
     ['fixed 0.5: tails, even below desired', joinPolicies.fixed(0.5), { degree: 0, committed: 0 }, 0.5, 'forward'],
     ['exact: below desired', joinPolicies.exact, { degree: 4, committed: 4 }, 0.99, 'accept'],
     ['exact: at desired, never', joinPolicies.exact, { degree: 5, committed: 5 }, 0, 'forward'],
-    ['degree (ours) is the default', joinPolicies.degree, { degree: 5 }, 0.16, 'accept'],
+    ['degree: a walk that has not mixed is passed on, even below desired', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 3, hopsLeft: 3 }, 0, 'forward'],
+    ['degree: mixed once it has travelled mixHops', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 2, hopsLeft: 3 }, 0.99, 'accept'],
+    ['degree: mixed or not, a walk that ends here may be taken', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 4, hopsLeft: 4, lastStop: true }, 0.99, 'accept'],
+    ['degree: mixed, the coin still decides above desired', joinPolicies.degree, { degree: 6, committed: 6, mixHops: 2, hopsLeft: 1 }, 1 / 7, 'forward'],
   ]
   for (const [what, policy, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random, policy), want, what)
 })

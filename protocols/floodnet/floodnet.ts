@@ -21,7 +21,7 @@ import {
 import { InvalidOptionError } from '../../lib/errors.js'
 import { logger, shortId } from '../../lib/log.js'
 import { pick, type Random } from '../../lib/random.js'
-import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_RATE, JOIN_TOKEN_TTL, JOIN_WINDOW, MAX_MET, MAX_ROUTES } from './constants.js'
+import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_MIX_HOPS, JOIN_RATE, JOIN_TOKEN_TTL, JOIN_WINDOW, MAX_MET, MAX_ROUTES } from './constants.js'
 import { FloodEngine, type Delivery, type FloodEngineOptions, type FloodEvents } from './engine.js'
 import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, joinPolicies, newToken, type JoinPolicy, type JoinRequest, type RequesterState } from './join.js'
 import { TokenBucket } from './token-bucket.js'
@@ -40,8 +40,10 @@ export enum FloodnetMsg {
 export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   /** Neighbours to keep; also the number of JOIN_REQs sent when joining. @default 5 */
   desired?: number
-  /** Hops a JOIN_REQ travels before it is dropped. @default 5 */
+  /** Hops a JOIN_REQ travels before it is dropped. @default 12 */
   joinHops?: number
+  /** Hops a JOIN_REQ travels before a node may accept it (the walk mixes first); at most `joinHops`. @default 6 */
+  joinMixHops?: number
   /** Neighbours (and dials in flight) beyond which a node passes every JOIN_REQ on. @default 2 × desired */
   maxDegree?: number
   /** enode URLs to join through, and to fall back to when no neighbour is left. @default [] */
@@ -103,6 +105,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
   readonly protocol: Protocol
   readonly desired: number
   readonly joinHops: number
+  readonly joinMixHops: number
   readonly maxDegree: number
   #options: FloodnetOptions
   #bootnodes: Enode[]
@@ -136,6 +139,10 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#options = options
     this.desired = positive(options.desired ?? DESIRED, 'desired')
     this.joinHops = positive(options.joinHops ?? JOIN_HOPS, 'joinHops')
+    this.joinMixHops = options.joinMixHops ?? Math.min(JOIN_MIX_HOPS, this.joinHops - 1)
+    if (!Number.isInteger(this.joinMixHops) || this.joinMixHops < 0 || this.joinMixHops >= this.joinHops) {
+      throw new InvalidOptionError('joinMixHops', `must be an integer from 0 to joinHops − 1 (${this.joinHops - 1}), got ${this.joinMixHops}`)
+    }
     this.maxDegree = positive(options.maxDegree ?? 2 * this.desired, 'maxDegree')
     this.#backoff = options.joinBackoff ?? JOIN_BACKOFF
     this.#delay = this.#backoff[0]
@@ -419,6 +426,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     let pending = 0
     for (const l of this.#links.values()) pending += l.accepts
     const arrivedWith = Math.min(req.hopsLeft, this.joinHops)
+    const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
     const decision = decideJoin(
       {
         degree: this.#realDegree(),
@@ -429,6 +437,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
         requester: this.#requesterState(requester),
         hopsLeft: arrivedWith,
         joinHops: this.joinHops,
+        mixHops: this.joinMixHops,
+        lastStop: arrivedWith <= 1 || candidates.length === 0,
       },
       this.#random(),
       this.#policy,
@@ -439,9 +449,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
       return
     }
     const hopsLeft = arrivedWith - 1
-    if (hopsLeft <= 0) return
-    const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
-    if (candidates.length === 0) return
+    if (hopsLeft <= 0 || candidates.length === 0) return
     if (!listens) this.#route(req.token, from)
     this.#sendJoin(pick(candidates, this.#random), { ...req, hopsLeft })
   }

@@ -144,6 +144,18 @@ export interface JoinState {
   hopsLeft: number
   /** Our `joinHops`: the longest walk we take part in. */
   joinHops: number
+  /** Our `joinMixHops`: hops a walk travels before a node on it may accept. */
+  mixHops: number
+  /** The walk ends here unless we accept: its last hop, or no neighbour to pass it on to. */
+  lastStop: boolean
+}
+
+/**
+ * True once a walk has mixed: it has travelled `mixHops` hops (so where it stops no longer
+ * depends on where it started — the entry node, for a newcomer), or it cannot go on.
+ */
+export function walkMixed(s: JoinState): boolean {
+  return s.joinHops - s.hopsLeft >= s.mixHops || s.lastStop
 }
 
 /**
@@ -156,16 +168,17 @@ export type JoinPolicy = (s: JoinState, random: number) => boolean
 /**
  * Join policies. `degree` is floodnet's; the others are the alternatives the seed tutorial
  * argues against, kept so the simulator can measure them (`npm run sim -- --scenario
- * compare-rules`).
+ * compare-rules`). Only `degree` waits for the walk to mix.
  */
 export const joinPolicies = {
   /**
-   * Below `desired` neighbours accept; above, with probability 1/(degree + 1), so
-   * well-linked nodes rarely accept and no node becomes a hub.
+   * Once the walk has mixed: below `desired` neighbours accept; above, with probability
+   * 1/(degree + 1), so well-linked nodes rarely accept and no node becomes a hub. With
+   * `mixHops` 0 this is the seed tutorial's rule.
    */
-  degree: (s: JoinState, random: number): boolean => s.degree < s.desired || random < 1 / (s.degree + 1),
+  degree: (s: JoinState, random: number): boolean => walkMixed(s) && (s.degree < s.desired || random < 1 / (s.degree + 1)),
   /** A walk of fixed length, accepted where it ends. */
-  walk: (s: JoinState): boolean => s.hopsLeft <= 1,
+  walk: (s: JoinState): boolean => s.lastStop,
   /** A fixed probability of accepting, whatever the degree. */
   fixed:
     (p: number) =>
