@@ -132,6 +132,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
    */
   #met: Enode[] = []
   #timer: Timer | undefined
+  #selfEnode: Enode | undefined
   #started = false
   #stopped = false
 
@@ -388,7 +389,9 @@ export class Floodnet implements AsyncIterable<Delivery> {
   }
 
   #self(): Enode {
-    return parseEnode(this.#server!.enode)
+    // The listener's address is fixed once the server runs; parsing hashes the key.
+    this.#selfEnode ??= parseEnode(this.#server!.enode)
+    return this.#selfEnode
   }
 
   /** Sends a JOIN_REQ of ours via `via`, under a fresh token that counts as a walk out for one join window. */
@@ -529,6 +532,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
       return
     }
     this.#tokens.delete(token)
+    if (this.#links.size > this.maxDegree) {
+      // Our own walks were answered while we accepted others': more links than maxDegree.
+      log('%s link from %s answers our walk, but we have %d links: dropped', shortId(this.#server!.id), link.peer, this.#links.size)
+      link.peer.disconnect(DiscReason.TooManyPeers)
+    }
   }
 }
 
