@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { FloodnetOptions } from '../protocols/floodnet/index.js'
-import { churnScenario, compareRulesScenario, failureScenario, flashCrowdScenario, joinScenario, SCENARIO_DEFAULTS, type ScenarioOptions } from '../sim/scenarios.js'
+import { churnScenario, compareRulesScenario, FAILURE_CHECKPOINTS, failureScenario, flashCrowdScenario, joinScenario, SCENARIO_DEFAULTS, type ScenarioOptions } from '../sim/scenarios.js'
 import type { SimTransport } from '../sim/simulation.js'
 import { barChart, lineChart } from '../sim/svg.js'
 
@@ -164,7 +164,7 @@ switch (scenario) {
       yMin: 0,
       yMax: 1,
       series: [
-        ...[0, 1000, 5000, 30_000].map((at) => ({ name: `broadcast ${at / 1000} s after`, points: r.runs.map((run) => [run.fraction, run.timeline.find((t) => t.atMs === at)!.deliveryRatio] as [number, number]) })),
+        ...FAILURE_CHECKPOINTS.map((at) => ({ name: `broadcast ${at / 1000} s after`, points: r.runs.map((run) => [run.fraction, run.timeline.find((t) => t.atMs === at)!.deliveryRatio] as [number, number]) })),
         { name: 'once one component again', points: r.runs.map((run) => [run.fraction, run.broadcastsAfter.deliveryRatio ?? 0] as [number, number]) },
       ],
     })

@@ -9,7 +9,7 @@ import { seededRandom, type Random } from '../lib/random.js'
 import { joinPolicies, type JoinPolicy } from '../protocols/floodnet/index.js'
 import { round, summary } from './graph.js'
 import { mix, type LinkModel } from './link.js'
-import { Simulation, type BroadcastResult, type SimNode, type SimTransport, type SimulationOptions } from './simulation.js'
+import { Simulation, type BroadcastResult, type PendingBroadcast, type SimNode, type SimTransport, type SimulationOptions } from './simulation.js'
 
 /** What every scenario is told. */
 export interface ScenarioOptions {
@@ -93,7 +93,9 @@ export function describeOverlay(sim: Simulation, withPaths = true) {
 
 /** A summary of broadcasts: delivery, cost against 2E − (N − 1), hops, latency, hop-limit drops. */
 export function describeBroadcasts(results: BroadcastResult[]) {
-  const stable = results.filter((r) => r.stable)
+  const stable = results.filter((r) => r.stable && r.transmissions !== null)
+  const counted = results.filter((r) => r.transmissions !== null)
+  const countedDelivered = counted.reduce((s, r) => s + r.deliveredAll, 0)
   const receivers = results.reduce((s, r) => s + r.receivers, 0)
   const delivered = results.reduce((s, r) => s + r.delivered, 0)
   return {
@@ -103,8 +105,9 @@ export function describeBroadcasts(results: BroadcastResult[]) {
     allDelivered: results.every((r) => r.delivered === r.receivers),
     /** Broadcasts over an unchanged overlay whose transmissions were exactly 2E − (N − 1) − originSkips. */
     floodCostExact: `${stable.filter((r) => r.transmissions === r.floodCost - r.originSkips).length}/${stable.length}`,
-    transmissionsPerBroadcast: results.length === 0 ? null : round(results.reduce((s, r) => s + r.transmissions, 0) / results.length, 1),
-    relativeMessageRedundancy: delivered === 0 ? null : round(results.reduce((s, r) => s + r.transmissions, 0) / delivered - 1),
+    transmissionsPerBroadcast: counted.length === 0 ? null : round(counted.reduce((s, r) => s + r.transmissions!, 0) / counted.length, 1),
+    /** Transmissions per delivery, minus one (RMR): 0 for a tree, mean degree − 2 for a flood. */
+    relativeMessageRedundancy: countedDelivered === 0 ? null : round(counted.reduce((s, r) => s + r.transmissions!, 0) / countedDelivered - 1),
     lastDeliveryHop: results.length === 0 ? null : Math.max(...results.map((r) => r.lastDeliveryHop)),
     maxHops: results.length === 0 ? null : Math.max(...results.map((r) => r.maxHops)),
     latencyMs: {
@@ -112,7 +115,7 @@ export function describeBroadcasts(results: BroadcastResult[]) {
       p99: results.length === 0 ? null : round(results.reduce((s, r) => s + (r.latencyMs.p99 ?? 0), 0) / results.length, 1),
       max: results.length === 0 ? null : Math.max(...results.map((r) => r.latencyMs.max ?? 0)),
     },
-    hopLimitDrops: results.reduce((s, r) => s + r.hopLimitDrops, 0),
+    hopLimitDrops: counted.reduce((s, r) => s + r.hopLimitDrops!, 0),
     each: results.map((r) => ({ origin: r.origin, delivered: `${r.delivered}/${r.receivers}`, transmissions: r.transmissions, floodCost: r.floodCost, originSkips: r.originSkips, stable: r.stable, ldh: r.lastDeliveryHop })),
   }
 }
@@ -179,13 +182,13 @@ export async function flashCrowdScenario(o: ScenarioOptions) {
 }
 
 /** Offsets after a mass failure at which broadcasts measure delivery, virtual ms. */
-const FAILURE_CHECKPOINTS = [0, 1000, 5000, 30_000]
+export const FAILURE_CHECKPOINTS = [0, 1000, 5000, 30_000]
 
 /**
  * `failure`: for each fraction, the same grown overlay (same seed), then that fraction of
  * the nodes — the entry node spared, as a bootnode would be — crashes at once. Reported:
- * the survivors' components over time, the time until they form one, and the delivery of
- * broadcasts among survivors at fixed offsets and once they are one component again.
+ * the survivors' components at fixed offsets with the delivery of a broadcast sent then,
+ * how long until the survivors form one component, and broadcasts once they do.
  */
 export async function failureScenario(o: ScenarioOptions, fractions: number[]) {
   const runs = []
@@ -200,27 +203,29 @@ export async function failureScenario(o: ScenarioOptions, fractions: number[]) {
     const failedAt = sim.now
     for (const v of victims) sim.kill(v)
     const survivors = sim.aliveCount
-    const timeline: { atMs: number; components: number; largest: number; deliveryRatio: number }[] = []
     const bRandom = scenarioRandom(o.seed, 4)
-    for (const offset of FAILURE_CHECKPOINTS) {
-      await sim.runUntil(failedAt + offset)
-      const overlay = describeOverlay(sim, false)
-      const [b] = await broadcasts(sim, 1, o.window, bRandom)
-      timeline.push({ atMs: offset, components: overlay.components, largest: round(overlay.largestComponent / survivors, 4), deliveryRatio: b?.deliveryRatio ?? 0 })
-    }
-    // Time to one component, checked every 100 ms from the failure on (a replay of the
-    // same run would find the same instant; here we look from the last checkpoint on).
-    let reconnectedMs: number | null = null
-    const limit = failedAt + o.settleLimit
-    for (;;) {
-      if (sim.overlay().components().length === 1) {
-        reconnectedMs = sim.now - failedAt
-        break
+    const timeline: { atMs: number; components: number; largest: number; deliveryRatio: number }[] = []
+    const waiting: { atMs: number; components: number; largest: number; due: number; pending: PendingBroadcast }[] = []
+    const checkpoints = [...FAILURE_CHECKPOINTS]
+    let oneComponentAfterMs: number | null = null
+    // Looked at every 100 ms for the first 10 s, every second after.
+    while (sim.now - failedAt < o.settleLimit && (oneComponentAfterMs === null || checkpoints.length > 0 || waiting.length > 0)) {
+      const since = sim.now - failedAt
+      const components = sim.overlay().components()
+      if (oneComponentAfterMs === null && components.length === 1) oneComponentAfterMs = since
+      if (checkpoints.length > 0 && since >= checkpoints[0]!) {
+        const linked = sim.alive.filter((n) => n.net.degree > 0)
+        const from = linked[Math.floor(bRandom() * linked.length)]
+        if (from) waiting.push({ atMs: checkpoints[0]!, components: components.length, largest: round(components[0]! / survivors, 4), due: sim.now + o.window, pending: sim.send(from) })
+        checkpoints.shift()
       }
-      if (sim.now >= limit) break
-      await sim.runFor(100)
+      while (waiting.length > 0 && waiting[0]!.due <= sim.now) {
+        const { atMs, components: c, largest, pending } = waiting.shift()!
+        timeline.push({ atMs, components: c, largest, deliveryRatio: pending.result().deliveryRatio })
+      }
+      await sim.runFor(since < 10_000 ? 100 : 1000)
     }
-    const after = await broadcasts(sim, o.messages, o.window, bRandom)
+    const after = oneComponentAfterMs === null ? [] : await broadcasts(sim, o.messages, o.window, bRandom)
     runs.push({
       fraction,
       killed: victims.length,
@@ -228,7 +233,7 @@ export async function failureScenario(o: ScenarioOptions, fractions: number[]) {
       settleMs: growth.settleMs,
       overlayBefore: { links: before.links, degreeMean: before.degree.mean, components: before.components },
       timeline,
-      oneComponentAfterMs: reconnectedMs,
+      oneComponentAfterMs,
       overlayAfter: describeOverlay(sim, false),
       broadcastsAfter: describeBroadcasts(after),
     })

@@ -60,8 +60,8 @@ export interface BroadcastResult {
   /** Deliveries to any node, expected or not (a node that joined meanwhile). */
   deliveredAll: number
   deliveryRatio: number
-  /** Copies written to neighbours, by every node. */
-  transmissions: number
+  /** Copies written to neighbours, by every node; null when another broadcast overlapped. */
+  transmissions: number | null
   /** Nodes and floodnet links of the overlay when it was sent. */
   nodes: number
   links: number
@@ -79,11 +79,20 @@ export interface BroadcastResult {
   lastDeliveryHop: number
   maxHops: number
   latencyMs: { p50: number | null; p99: number | null; max: number | null }
-  hopLimitDrops: number
+  /** Relays not made for the hop limit; null when another broadcast overlapped. */
+  hopLimitDrops: number | null
+}
+
+/** A broadcast on its way; see {@link Simulation.send}. */
+export interface PendingBroadcast {
+  readonly id: string
+  result(): BroadcastResult
 }
 
 interface Tracking {
   at: number
+  /** Another broadcast was on its way at the same time. */
+  overlapped: boolean
   /** Node index → hops and virtual time of its delivery. */
   delivered: Map<number, { hops: number; at: number; from: string }>
 }
@@ -282,48 +291,64 @@ export class Simulation {
    * are the nodes alive all that time that had a floodnet link when it was sent.
    */
   async broadcast(from: SimNode, window: number): Promise<BroadcastResult> {
+    const pending = this.send(from)
+    await this.runFor(window)
+    return pending.result()
+  }
+
+  /**
+   * Has `from` broadcast one message now, without running the clock; `result()`, called
+   * later, reports what it achieved by then. Broadcasts may overlap; their transmissions
+   * are then not told apart (`transmissions` is null).
+   */
+  send(from: SimNode): PendingBroadcast {
     const start = this.now
     const before = this.alive
     const graph = this.overlay(before)
     const signature = edgeSignature(this, before)
     const linked = new Set(before.filter((n) => n.net.degree > 0))
     const sent = this.#total((n) => n.net.engine.stats.sent)
-    const hopDrops = this.#total((n) => n.net.engine.stats.dropped['hop-limit'])
+    const hopDrops = this.#total((n) => n.net.engine.stats.dropped['last-hop'])
     const id = from.net.write(Buffer.from(`broadcast ${this.#messages++} from node ${from.index}`))
-    const tracking: Tracking = { at: start, delivered: new Map() }
+    const tracking: Tracking = { at: start, delivered: new Map(), overlapped: this.#tracking.size > 0 }
+    for (const other of this.#tracking.values()) other.overlapped = true
     this.#tracking.set(id, tracking)
-    await this.runFor(window)
-    this.#tracking.delete(id)
-    const stable = edgeSignature(this, before) === signature && this.alive.length === before.length
-    let receivers = 0
-    let delivered = 0
-    for (const n of linked) {
-      if (n === from || n.diedAt !== undefined) continue
-      receivers++
-      if (tracking.delivered.has(n.index)) delivered++
-    }
-    const arrivals = [...tracking.delivered.values()]
-    const latencies = arrivals.map((a) => a.at - start).sort((a, b) => a - b)
-    const last = arrivals.reduce((l, a) => (a.at > l.at ? a : l), { hops: 0, at: -1 })
     return {
-      origin: from.index,
-      receivers,
-      delivered,
-      deliveredAll: arrivals.length,
-      deliveryRatio: receivers === 0 ? 1 : round(delivered / receivers, 6),
-      transmissions: this.#total((n) => n.net.engine.stats.sent) - sent,
-      nodes: graph.n,
-      links: graph.edges.length,
-      floodCost: 2 * graph.edges.length - (graph.n - 1),
-      originSkips: from.net.neighbours.filter((id) => {
-        const first = tracking.delivered.get(this.#byId.get(id)?.index ?? -1)
-        return first !== undefined && first.from !== from.id
-      }).length,
-      stable,
-      lastDeliveryHop: last.hops,
-      maxHops: arrivals.reduce((m, a) => Math.max(m, a.hops), 0),
-      latencyMs: { p50: roundOrNull(quantile(latencies, 0.5)), p99: roundOrNull(quantile(latencies, 0.99)), max: roundOrNull(latencies.at(-1) ?? null) },
-      hopLimitDrops: this.#total((n) => n.net.engine.stats.dropped['hop-limit']) - hopDrops,
+      id,
+      result: (): BroadcastResult => {
+        this.#tracking.delete(id)
+        const stable = edgeSignature(this, before) === signature && this.#alive.size === before.length
+        let receivers = 0
+        let delivered = 0
+        for (const n of linked) {
+          if (n === from || n.diedAt !== undefined) continue
+          receivers++
+          if (tracking.delivered.has(n.index)) delivered++
+        }
+        const arrivals = [...tracking.delivered.values()]
+        const latencies = arrivals.map((a) => a.at - start).sort((a, b) => a - b)
+        const last = arrivals.reduce((l, a) => (a.at > l.at ? a : l), { hops: 0, at: -1 })
+        return {
+          origin: from.index,
+          receivers,
+          delivered,
+          deliveredAll: arrivals.length,
+          deliveryRatio: receivers === 0 ? 1 : round(delivered / receivers, 6),
+          transmissions: tracking.overlapped ? null : this.#total((n) => n.net.engine.stats.sent) - sent,
+          nodes: graph.n,
+          links: graph.edges.length,
+          floodCost: 2 * graph.edges.length - (graph.n - 1),
+          originSkips: from.net.neighbours.filter((nid) => {
+            const first = tracking.delivered.get(this.#byId.get(nid)?.index ?? -1)
+            return first !== undefined && first.from !== from.id
+          }).length,
+          stable,
+          lastDeliveryHop: last.hops,
+          maxHops: arrivals.reduce((m, a) => Math.max(m, a.hops), 0),
+          latencyMs: { p50: roundOrNull(quantile(latencies, 0.5)), p99: roundOrNull(quantile(latencies, 0.99)), max: roundOrNull(latencies.at(-1) ?? null) },
+          hopLimitDrops: tracking.overlapped ? null : this.#total((n) => n.net.engine.stats.dropped['last-hop']) - hopDrops,
+        }
+      },
     }
   }
 }

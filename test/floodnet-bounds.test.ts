@@ -1,5 +1,5 @@
 // floodnet's bounds over real loopback sockets. Node Y is a floodnet node with two
-// neighbours: F, a raw floodnet/1 peer that writes valid flood messages as fast as the socket
+// neighbours: F, a raw floodnet peer that writes valid flood messages as fast as the socket
 // takes them, and W, a well-behaved floodnet node. Y throttles F to its rate limit without
 // losing any of W's messages; Y's seen-cache and receive buffer stay within their bounds
 // however many messages F pushes.

@@ -379,22 +379,23 @@ test('engine: a validator that refuses (or throws) stops delivery and relay, wit
   assert.is(engine.stats.duplicates, 1)
 })
 
-test('engine: hop limit — the last hop is delivered but not relayed, and the relay counted as dropped; zero or above maxHops is dropped', () => {
+test('engine: hop limit — the last hop is delivered but not relayed, and that counted (last-hop); zero or above maxHops is dropped (hop-limit)', () => {
   const { engine, sent, drops } = engineWith(['a', 'b'], { maxHops: 8 })
   const last = newId()
   engine.handle('a', encodeFlood(last, ORIGIN, 1, Buffer.from('last hop')))
   assert.is(engine.buffered, 1, 'delivered with 1 hop left')
   assert.is(sent.get('b')!.length, 0, 'but not relayed')
-  assert.equal(drops[0], { reason: 'hop-limit', id: last.toString('hex'), origin: ORIGIN.toString('hex'), from: 'a' }, 'the relay it could not make is reported')
+  assert.equal(drops[0], { reason: 'last-hop', id: last.toString('hex'), origin: ORIGIN.toString('hex'), from: 'a' }, 'the relay it could not make is reported')
   engine.handle('a', encodeFlood(newId(), ORIGIN, 0, Buffer.from('spent')))
   engine.handle('a', encodeFlood(newId(), ORIGIN, 9, Buffer.from('too many')))
   assert.is(engine.buffered, 1)
   assert.is(sent.get('b')!.length, 0)
   assert.equal(
     drops.map((d) => d.reason),
-    ['hop-limit', 'hop-limit', 'hop-limit'],
+    ['last-hop', 'hop-limit', 'hop-limit'],
   )
-  assert.is(engine.stats.dropped['hop-limit'], 3)
+  assert.is(engine.stats.dropped['last-hop'], 1)
+  assert.is(engine.stats.dropped['hop-limit'], 2)
   // A last hop with nobody beyond the sender to relay to loses nothing: not counted.
   const alone = engineWith(['a'], { maxHops: 8 })
   alone.engine.handle('a', encodeFlood(newId(), ORIGIN, 1, Buffer.from('last hop, leaf')))

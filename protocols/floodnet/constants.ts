@@ -50,5 +50,9 @@ export const JOIN_RATE = { rate: 10, burst: 20 }
 export const MAX_MET = 16
 /** Walks of requesters that do not listen remembered, so their offers can retrace them. */
 export const MAX_ROUTES = 1024
+/** Mean time between the SPARES messages a node sends to a random neighbour, ms. */
+export const SPARES_INTERVAL = 30_000
+/** SPARES messages each neighbour may send us per second (and burst): they only feed a bounded set. */
+export const SPARES_RATE = { rate: 0.2, burst: 3 }
 /** Largest broadcast payload, in bytes. */
 export const MAX_PAYLOAD = 256 * 1024

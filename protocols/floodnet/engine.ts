@@ -30,11 +30,11 @@ export interface Delivery {
 }
 
 /**
- * Why a message was not delivered or relayed. `hop-limit` covers both a message that
- * arrives with no hops left (or more than `maxHops`) and one delivered on its last hop that
- * neighbours beyond would have been relayed it: the mesh is deeper than `maxHops` there.
+ * Why a message was not delivered or relayed. `hop-limit`: it arrived with no hops left (or
+ * more than `maxHops`) and was dropped. `last-hop`: it was delivered with one hop left, so
+ * the neighbours beyond were not relayed it — the mesh is deeper than `maxHops` there.
  */
-export type DropReason = 'receive-buffer-full' | 'rate-limited' | 'invalid' | 'hop-limit' | 'send-backlog'
+export type DropReason = 'receive-buffer-full' | 'rate-limited' | 'invalid' | 'hop-limit' | 'last-hop' | 'send-backlog'
 
 /** Events on `engine.events`. */
 export interface FloodEvents {
@@ -102,7 +102,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     delivered: 0,
     duplicates: 0,
     relayed: 0,
-    dropped: { 'receive-buffer-full': 0, 'rate-limited': 0, invalid: 0, 'hop-limit': 0, 'send-backlog': 0 },
+    dropped: { 'receive-buffer-full': 0, 'rate-limited': 0, invalid: 0, 'hop-limit': 0, 'last-hop': 0, 'send-backlog': 0 },
   }
   readonly seen: SeenCache
   readonly receiveBuffer: number
@@ -216,7 +216,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
       if (hopsLeft <= 1) {
         // Delivered here, but the neighbours beyond cannot be reached within the hop limit:
         // say so once per message, or a mesh deeper than maxHops loses nodes silently.
-        this.#drop({ reason: 'hop-limit', id: idHex, origin: originHex, from })
+        this.#drop({ reason: 'last-hop', id: idHex, origin: originHex, from })
         return
       }
       wireOut ??= RLP.encode([id, origin, hopsLeft - 1, payload])

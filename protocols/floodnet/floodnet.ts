@@ -2,7 +2,9 @@
  * floodnet: an unstructured overlay with no central server. Nodes join by sending
  * random-walk JOIN_REQs through a bootnode; a node that accepts links to the requester
  * (it dials the requester, or, when the requester does not listen, offers itself and is
- * dialled). Every node keeps `desired` neighbours and floods broadcasts to all of them.
+ * dialled). Every node keeps `desired` neighbours and floods broadcasts to all of them,
+ * and keeps spare addresses (gossiped in SPARES messages) to repair its neighbourhood
+ * through after failures.
  * @module
  */
 import { systemClock, type Clock, type Timer } from '../../lib/clock.js'
@@ -21,9 +23,10 @@ import {
 import { InvalidOptionError } from '../../lib/errors.js'
 import { logger, shortId } from '../../lib/log.js'
 import { pick, type Random } from '../../lib/random.js'
-import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_MIX_HOPS, JOIN_RATE, JOIN_TOKEN_TTL, JOIN_WINDOW, MAX_MET, MAX_ROUTES } from './constants.js'
+import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_MIX_HOPS, JOIN_RATE, JOIN_TOKEN_TTL, JOIN_WINDOW, MAX_MET, MAX_ROUTES, SPARES_INTERVAL, SPARES_RATE } from './constants.js'
 import { FloodEngine, type Delivery, type FloodEngineOptions, type FloodEvents } from './engine.js'
 import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, joinPolicies, newToken, type JoinPolicy, type JoinRequest, type RequesterState } from './join.js'
+import { decodeSpares, encodeSpares, MAX_SPARES_PER_MESSAGE, SpareSet } from './spares.js'
 import { TokenBucket } from './token-bucket.js'
 
 const log = logger('floodnet:topology')
@@ -34,6 +37,7 @@ export enum FloodnetMsg {
   Message = 1,
   JoinAck = 2,
   JoinOffer = 3,
+  Spares = 4,
 }
 
 /** Options of {@link Floodnet}; the flood engine's options apply too. */
@@ -56,6 +60,14 @@ export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   random?: Random
   /** Whether to link to a JOIN_REQ's requester, once the fixed guards allow it. @default joinPolicies.degree */
   joinPolicy?: JoinPolicy
+  /**
+   * Keep spare addresses, gossip them, and repair through them after losing a neighbour (or
+   * all of them) rather than only through the remaining neighbours and the bootnodes.
+   * @default true
+   */
+  spares?: boolean
+  /** Mean time between SPARES messages a node sends a random neighbour, ms (jittered ±50%). @default 30000 */
+  sparesInterval?: number
 }
 
 /** Events on `floodnet.events`; the engine's `drop` and `message` events are forwarded. */
@@ -73,6 +85,8 @@ interface Link {
   joins: TokenBucket
   /** Our dials in flight for JOIN_REQs this neighbour handed us. */
   accepts: number
+  /** Rate limit on the SPARES messages this neighbour sends. */
+  spares: TokenBucket
 }
 
 /** A join token we issued: in a JOIN_REQ of ours, or in a JOIN_OFFER we made. */
@@ -101,7 +115,7 @@ interface Token {
  */
 export class Floodnet implements AsyncIterable<Delivery> {
   readonly events = new TypedEvents<FloodnetEvents>()
-  /** The capability to register with the server: `floodnet/2`, four message codes. */
+  /** The capability to register with the server: `floodnet/3`, five message codes. */
   readonly protocol: Protocol
   readonly desired: number
   readonly joinHops: number
@@ -131,6 +145,14 @@ export class Floodnet implements AsyncIterable<Delivery> {
    * it once they have others; without these it would be stranded alone for good.
    */
   #met: Enode[] = []
+  #useSpares: boolean
+  #sparesInterval: number
+  readonly #spares = new SpareSet()
+  /** A neighbour left: the next repair starts at a spare, which may lie outside our island. */
+  #repairViaSpare = false
+  /** The last join through a spare failed to connect: the next rejoin goes to the bootnodes. */
+  #spareFailed = false
+  #sparesTimer: Timer | undefined
   #timer: Timer | undefined
   #selfEnode: Enode | undefined
   #started = false
@@ -157,7 +179,9 @@ export class Floodnet implements AsyncIterable<Delivery> {
         throw new InvalidOptionError('bootnodes', `entry ${i}: ${(err as Error).message}`)
       }
     })
-    this.protocol = { name: 'floodnet', version: 2, length: 4, run: (peer, rw) => this.#run(peer, rw), nodeInfo: () => this.info() }
+    this.#useSpares = options.spares ?? true
+    this.#sparesInterval = positive(options.sparesInterval ?? SPARES_INTERVAL, 'sparesInterval')
+    this.protocol = { name: 'floodnet', version: 3, length: 5, run: (peer, rw) => this.#run(peer, rw), nodeInfo: () => this.info() }
   }
 
   /**
@@ -202,6 +226,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#started = true
     for (const node of this.#bootnodes) this.#joinVia(node)
     this.#maintainSoon()
+    if (this.#useSpares) this.#scheduleSpares()
   }
 
   /**
@@ -212,6 +237,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#stopped = true
     this.#clock.clearTimeout(this.#timer)
     this.#timer = undefined
+    this.#clock.clearTimeout(this.#sparesTimer)
+    this.#sparesTimer = undefined
     this.#engine?.close()
   }
 
@@ -229,15 +256,21 @@ export class Floodnet implements AsyncIterable<Delivery> {
     return this.engine[Symbol.asyncIterator]()
   }
 
-  /** Degree, neighbours and counters, for `nodeInfo()` and the simulator. */
-  info(): { degree: number; desired: number; neighbours: string[]; stats: FloodEngine['stats'] | undefined } {
-    return { degree: this.degree, desired: this.desired, neighbours: this.neighbours, stats: this.#engine?.stats }
+  /** Spare addresses known (not neighbours) to repair through. */
+  get spares(): number {
+    return this.#spares.size
+  }
+
+  /** Degree, neighbours, spares and counters, for `nodeInfo()` and the simulator. */
+  info(): { degree: number; desired: number; neighbours: string[]; spares: number; stats: FloodEngine['stats'] | undefined } {
+    return { degree: this.degree, desired: this.desired, neighbours: this.neighbours, spares: this.#spares.size, stats: this.#engine?.stats }
   }
 
   async #run(peer: Peer, rw: MsgReadWriter): Promise<void> {
     const engine = this.engine
     const bootstrap = this.#bootstrapping.delete(peer.id)
-    const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst, () => this.#clock.now()), accepts: 0 }
+    const now = (): number => this.#clock.now()
+    const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst, now), accepts: 0, spares: new TokenBucket(SPARES_RATE.rate, SPARES_RATE.burst, now) }
     const token = this.#dialsWithToken.get(peer.id)
     if (token !== undefined) {
       this.#dialsWithToken.delete(peer.id)
@@ -247,6 +280,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#links.set(peer.id, link)
     const removeNeighbour = engine.addNeighbour(peer.id, (payload) => rw.writeMsg(FloodnetMsg.Message, payload))
     if (!bootstrap) this.#restartBackoff()
+    this.#spareFailed = false
     log('%s neighbour %s added (%s), degree %d', shortId(this.#server!.id), peer, bootstrap ? 'bootstrap' : 'link', this.#links.size)
     this.events.emit('neighbour:added', peer.id)
     this.#degreeChanged()
@@ -256,6 +290,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
       // A newer connection to the same node may have taken this id's place already.
       if (this.#links.get(peer.id) === link) this.#links.delete(peer.id)
       removeNeighbour()
+      if (!bootstrap && this.#useSpares) this.#repairViaSpare = true
       log('%s neighbour %s removed, degree %d', shortId(this.#server!.id), peer, this.#links.size)
       this.events.emit('neighbour:removed', peer.id)
       this.#restartBackoff()
@@ -280,6 +315,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
         const offer = decodeOffer(msg.payload)
         if (!link.joins.take()) return log('%s JOIN_OFFER from %s over its rate limit, dropped', shortId(this.#server!.id), shortId(from))
         this.#onOffer(offer.token, offer.acceptor)
+        return
+      }
+      case FloodnetMsg.Spares: {
+        const spares = decodeSpares(msg.payload)
+        if (!link.spares.take()) return log('%s SPARES from %s over its rate limit, dropped', shortId(this.#server!.id), shortId(from))
+        for (const node of spares) this.#addSpare(node)
       }
     }
   }
@@ -343,7 +384,13 @@ export class Floodnet implements AsyncIterable<Delivery> {
       this.#schedule(out[0]! - now)
       return
     }
-    if (this.#links.size === 0) {
+    const spare = this.#useSpares && (this.#links.size > 0 ? this.#repairViaSpare : !this.#spareFailed) ? this.#pickSpare() : undefined
+    if (spare) {
+      // A spare is a random node of the whole overlay: walks from it reach beyond whatever
+      // island a failure left us in, and rejoins do not all land on the bootnodes.
+      this.#repairViaSpare = false
+      this.#joinVia(spare, true)
+    } else if (this.#links.size === 0) {
       // No neighbour left: rejoin through the bootnodes, or else through a node met before.
       const via = this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
       if (via.length === 0) return
@@ -358,8 +405,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#maintainSoon()
   }
 
-  /** Connects to `node` (as a bootstrap link unless already a neighbour) and sends our JOIN_REQs through it. */
-  #joinVia(node: Enode): void {
+  /**
+   * Connects to `node` (as a bootstrap link unless already a neighbour) and sends our
+   * JOIN_REQs through it. A spare that cannot be reached is forgotten.
+   */
+  #joinVia(node: Enode, spare = false): void {
     const server = this.#server!
     if (node.id === server.id) return
     if (!this.#links.has(node.id)) this.#bootstrapping.add(node.id)
@@ -372,7 +422,42 @@ export class Floodnet implements AsyncIterable<Delivery> {
       .catch((err: Error) => {
         this.#bootstrapping.delete(node.id)
         log('%s join via %s failed: %s', shortId(server.id), shortId(node.id), err.message)
+        if (!spare) return
+        this.#spares.remove(node.id)
+        this.#spareFailed = true
+        this.#repairViaSpare = this.#links.size > 0
       })
+  }
+
+  /** A spare we may dial now: not a neighbour, not being dialled, an address we would dial. */
+  #pickSpare(): Enode | undefined {
+    return this.#spares.pick(this.#random, (n) => this.#requesterState(n) === 'new' && !this.#bootstrapping.has(n.id) && dialProblem(n, this.#server!.netrestrict) === undefined)
+  }
+
+  #addSpare(node: Enode): void {
+    if (node.id === this.#server!.id || dialProblem(node, this.#server!.netrestrict) !== undefined) return
+    this.#spares.add(node, this.#random)
+  }
+
+  #scheduleSpares(): void {
+    this.#sparesTimer = this.#clock.setTimeout(() => this.#sendSpares(), this.#sparesInterval * (0.5 + this.#random()))
+  }
+
+  /** Tells one random neighbour about ourselves and a few of our spares. */
+  #sendSpares(): void {
+    if (this.#stopped) return
+    this.#scheduleSpares()
+    const ids = [...this.#links.keys()]
+    if (ids.length === 0) return
+    const to = pick(ids, this.#random)
+    const self = this.#self()
+    const entries = this.#spares.sample(MAX_SPARES_PER_MESSAGE, this.#random).filter((n) => n.id !== to)
+    if (self.host !== undefined) entries.unshift(self)
+    if (entries.length === 0) return
+    this.#links
+      .get(to)!
+      .rw.writeMsg(FloodnetMsg.Spares, encodeSpares(entries.slice(0, MAX_SPARES_PER_MESSAGE)))
+      .catch((err: Error) => log('SPARES to %s not sent: %s', shortId(to), err.message))
   }
 
   /**
@@ -426,6 +511,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const problem = listens ? dialProblem(requester, server.netrestrict) : undefined
     if (problem) return log('%s JOIN_REQ from %s names requester %s we will not dial (%s), dropped', shortId(server.id), shortId(from), shortId(requester.id), problem)
     if (requester.id === from && listens) this.#remember(requester)
+    // A walk's requester is a node somewhere in the overlay: hearsay, until a dial proves it.
+    if (listens && this.#useSpares) this.#addSpare(requester)
     let pending = 0
     for (const l of this.#links.values()) pending += l.accepts
     const arrivedWith = Math.min(req.hopsLeft, this.joinHops)
