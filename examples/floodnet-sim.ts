@@ -32,6 +32,8 @@ const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|c
   --loss P            chunk loss probability (resent after 200 ms, as TCP would)        0
   --desired D         floodnet neighbours per node                                      5
   --join-hops H       hops of a join walk                                               floodnet's
+  --join-mix-hops H   hops a join walk travels before it may stop                       floodnet's
+  --spares on|off     spare addresses for repairs (off: floodnet before them)           on
   --max-hops H        hops of a broadcast                                               floodnet's
   --fractions F,…     failure: fractions of the nodes that crash at once                0.2,0.5,0.8
   --churn P           churn: fraction of the nodes replaced each virtual second         0.01
@@ -54,6 +56,8 @@ const { values } = parseArgs({
     loss: { type: 'string' },
     desired: { type: 'string' },
     'join-hops': { type: 'string' },
+    'join-mix-hops': { type: 'string' },
+    spares: { type: 'string' },
     'max-hops': { type: 'string' },
     fractions: { type: 'string', default: '0.2,0.5,0.8' },
     churn: { type: 'string', default: '0.01' },
@@ -97,6 +101,11 @@ if (values.loss !== undefined) link.loss = number('loss', values.loss, 0, 0.5)
 const floodnet: FloodnetOptions = {}
 if (values.desired !== undefined) floodnet.desired = number('desired', values.desired, 1)
 if (values['join-hops'] !== undefined) floodnet.joinHops = number('join-hops', values['join-hops'], 1)
+if (values['join-mix-hops'] !== undefined) floodnet.joinMixHops = number('join-mix-hops', values['join-mix-hops'], 0)
+if (values.spares !== undefined) {
+  if (values.spares !== 'on' && values.spares !== 'off') fail('--spares must be on or off')
+  floodnet.spares = values.spares === 'on'
+}
 if (values['max-hops'] !== undefined) floodnet.maxHops = number('max-hops', values['max-hops'], 1, 255)
 
 const options = (nodes: number): ScenarioOptions => ({

@@ -150,8 +150,10 @@ export class Floodnet implements AsyncIterable<Delivery> {
   readonly #spares = new SpareSet()
   /** A neighbour left: the next repair starts at a spare, which may lie outside our island. */
   #repairViaSpare = false
-  /** The last join through a spare failed to connect: the next rejoin goes to the bootnodes. */
+  /** The last join through a spare failed to connect: the next one goes to the bootnodes. */
   #spareFailed = false
+  /** Join rounds since the neighbourhood last changed: each one that follows a round came to nothing. */
+  #stalled = 0
   #sparesTimer: Timer | undefined
   #timer: Timer | undefined
   #selfEnode: Enode | undefined
@@ -384,18 +386,24 @@ export class Floodnet implements AsyncIterable<Delivery> {
       this.#schedule(out[0]! - now)
       return
     }
-    const spare = this.#useSpares && (this.#links.size > 0 ? this.#repairViaSpare : !this.#spareFailed) ? this.#pickSpare() : undefined
-    if (spare) {
-      // A spare is a random node of the whole overlay: walks from it reach beyond whatever
-      // island a failure left us in, and rejoins do not all land on the bootnodes.
+    // Rounds that came to nothing since the neighbourhood last changed.
+    const stalled = this.#stalled++
+    let asked = false
+    if (this.#links.size === 0 || (this.#useSpares && (this.#repairViaSpare || stalled >= 2))) {
+      // Through another contact than our neighbours: we have none, or they may be an island
+      // a failure left, or have nowhere to pass a walk on to. A spare is a random node of
+      // the whole overlay (and rejoins do not all land on the bootnodes); after a spare that
+      // did not answer, the bootnodes, else a node we met.
+      const spare = this.#useSpares && !this.#spareFailed ? this.#pickSpare() : undefined
+      this.#spareFailed = false
       this.#repairViaSpare = false
-      this.#joinVia(spare, true)
-    } else if (this.#links.size === 0) {
-      // No neighbour left: rejoin through the bootnodes, or else through a node met before.
-      const via = this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
-      if (via.length === 0) return
-      for (const node of via) this.#joinVia(node)
-    } else {
+      const via = spare ? [spare] : this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
+      for (const node of via) this.#joinVia(node, node === spare)
+      asked = via.length > 0
+      // Nobody to ask: the rounds resume when a neighbour comes.
+      if (!asked && this.#links.size === 0) return
+    }
+    if (!asked) {
       // One walk more than needed: in a settled mesh a walk finds a node that accepts only
       // about half the time, and a neighbour too many is cheaper than a slow repair.
       const walks = missing - out.length + 1
@@ -425,7 +433,6 @@ export class Floodnet implements AsyncIterable<Delivery> {
         if (!spare) return
         this.#spares.remove(node.id)
         this.#spareFailed = true
-        this.#repairViaSpare = this.#links.size > 0
       })
   }
 
@@ -467,6 +474,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
    */
   #restartBackoff(): void {
     this.#delay = this.#backoff[0]
+    this.#stalled = 0
     if (this.#timer) {
       this.#clock.clearTimeout(this.#timer)
       this.#timer = undefined

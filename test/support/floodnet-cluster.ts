@@ -118,7 +118,8 @@ export function meshed(cluster: FloodNode[], want: number): boolean {
   const ids = new Set(cluster.map((n) => n.server.id))
   const byId = new Map(cluster.map((n) => [n.server.id, n]))
   for (const n of cluster) {
-    if (n.net.degree < want) return false
+    // A bootstrap link counts as a neighbour until its node has others, then it goes.
+    if (n.net.degree < want || n.net.bootstrapLinks > 0) return false
     const peers = new Set(n.server.peers.map((p) => p.id))
     const neighbours = n.net.neighbours
     if (peers.size !== neighbours.length || !neighbours.every((id) => peers.has(id))) return false
