@@ -113,7 +113,7 @@ export class Simulation {
   readonly network: SimNetwork | undefined
   /** Where scenarios set their own timers (arrivals, churn): the clock the nodes run on. */
   readonly clock: Clock
-  /** Every node ever started, by index. */
+  /** Every node ever started, in the order they started. */
   readonly nodes: SimNode[] = []
   readonly seed: number
   entry: SimNode | undefined
@@ -122,6 +122,7 @@ export class Simulation {
   #byId = new Map<string, SimNode>()
   #tracking = new Map<string, Tracking>()
   #messages = 0
+  #nextIndex = 0
 
   constructor(options: SimulationOptions) {
     this.#options = options
@@ -172,7 +173,8 @@ export class Simulation {
    * later one joins through it.
    */
   async addNode(): Promise<SimNode> {
-    const index = this.nodes.length
+    // Taken before the first await: nodes may start concurrently (churn), each on its own host.
+    const index = this.#nextIndex++
     const isEntry = this.entry === undefined
     const network = this.network
     const random = network ? network.host(index).random : seededRandom(mix(this.seed, 0x4057, index))
