@@ -259,13 +259,18 @@ export class Simulation {
 
   /**
    * Settled: every alive node has `desired` neighbours (or all the others, in a smaller
-   * network) that are not bootstrap links, holds no bootstrap link, and the overlay is one
-   * component.
+   * network) that are not bootstrap links, holds no bootstrap link, every link is seen from
+   * both ends (none half closed), and the overlay is one component.
    */
   settled(): boolean {
     const want = Math.min(this.desired, this.#alive.size - 1)
-    for (const n of this.#alive) if (n.net.bootstrapLinks > 0 || n.net.degree < want) return false
-    return this.overlay().components().length <= 1
+    let ends = 0
+    for (const n of this.#alive) {
+      if (n.net.bootstrapLinks > 0 || n.net.degree < want) return false
+      ends += n.net.degree
+    }
+    const graph = this.overlay()
+    return ends === 2 * graph.edges.length && graph.components().length <= 1
   }
 
   /**
