@@ -24,7 +24,7 @@ const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|c
   --seed S            seed of keys, latencies and every random choice                   1
   --out DIR           write SVG pictures there
   --transport T       plain | rlpx | tcp                                                 plain
-  --rate R            arrivals per virtual second while the overlay grows               50
+  --rate R            arrivals per virtual second while the overlay grows               100
   --messages K        broadcasts measured                                               10
   --window MS         virtual ms given to each broadcast                                5000
   --latency A-B       one-way latency of a pair of nodes, uniform in [A, B] ms          10-50

@@ -18,7 +18,7 @@ export interface ScenarioOptions {
   transport: SimTransport
   link: Partial<LinkModel>
   floodnet: NonNullable<SimulationOptions['floodnet']>
-  /** Arrivals per virtual second while the overlay grows. @default 50 */
+  /** Arrivals per virtual second while the overlay grows. @default 100 */
   rate: number
   /** Broadcasts measured on the grown overlay. @default 10 */
   messages: number
@@ -34,7 +34,7 @@ export const SCENARIO_DEFAULTS: ScenarioOptions = {
   transport: 'plain',
   link: {},
   floodnet: {},
-  rate: 50,
+  rate: 100,
   messages: 10,
   window: 5000,
   settleLimit: 600_000,
@@ -50,9 +50,8 @@ function simulation(o: ScenarioOptions, floodnet = o.floodnet): Simulation {
 }
 
 /** Starts the entry node, then `n − 1` nodes at the given virtual times (ms, ascending). */
-async function arrive(sim: Simulation, times: number[], onEntry?: (entry: SimNode) => void): Promise<void> {
-  const entry = await sim.addNode()
-  onEntry?.(entry)
+async function arrive(sim: Simulation, times: number[], onEntry: (entry: SimNode) => void): Promise<void> {
+  onEntry(await sim.addNode())
   for (const t of times) {
     await sim.runUntil(t)
     await sim.addNode()
@@ -131,6 +130,12 @@ async function broadcasts(sim: Simulation, k: number, window: number, random: Ra
   return results
 }
 
+/** Connections made, refused, and how many never became a session (a handshake or Hello that failed, or an admission refused). */
+function connections(sim: Simulation) {
+  const stats = sim.network?.stats
+  return stats ? { ...stats, sessions: sim.sessions, failedSetups: stats.accepted - sim.sessions } : { sessions: sim.sessions }
+}
+
 /** Per-node join times: from start to a first real neighbour, p50 and max, virtual ms. */
 function joinTimes(nodes: SimNode[]) {
   const times = nodes.filter((n) => n.joinedAt !== undefined).map((n) => n.joinedAt! - n.startedAt).sort((a, b) => a - b)
@@ -138,47 +143,40 @@ function joinTimes(nodes: SimNode[]) {
 }
 
 /** Grows an overlay through one entry node at `rate` arrivals a second and lets it settle. */
-async function grow(o: ScenarioOptions, sim: Simulation, times = steadyArrivals(o.nodes, o.rate), onEntry?: (entry: SimNode) => void) {
-  await arrive(sim, times, onEntry)
+async function grow(o: ScenarioOptions, sim: Simulation, times = steadyArrivals(o.nodes, o.rate)) {
+  let peers = 0
+  let links = 0
+  await arrive(sim, times, (entry) => {
+    entry.server.events.on('peer:added', () => (peers = Math.max(peers, entry.server.peerCount)))
+    entry.net.events.on('neighbour:added', () => (links = Math.max(links, entry.net.degree - entry.net.bootstrapLinks)))
+  })
   const lastArrival = sim.now
   const settledAt = await sim.runUntilSettled(o.settleLimit)
-  return { lastArrivalMs: lastArrival, settleMs: settledAt === undefined ? null : settledAt - lastArrival }
+  return {
+    lastArrivalMs: lastArrival,
+    /** Virtual ms from the last arrival until {@link Simulation.settled}; null when it did not within the limit. */
+    settleMs: settledAt === undefined ? null : settledAt - lastArrival,
+    /** Most peers the entry node held at once (newcomers' links to it included), and most floodnet links it counted. */
+    entryPeak: { peers, links },
+  }
 }
 
 /**
- * `join`: nodes arrive through one entry node, `rate` a second; once the overlay settles,
- * its figures and `messages` broadcasts.
+ * `join`: nodes arrive through one entry node, `rate` a second (or at the given virtual
+ * times); once the overlay settles, its figures and `messages` broadcasts.
  */
-export async function joinScenario(o: ScenarioOptions) {
+export async function joinScenario(o: ScenarioOptions, times = steadyArrivals(o.nodes, o.rate)) {
   const sim = simulation(o)
-  const growth = await grow(o, sim)
+  const growth = await grow(o, sim, times)
   const overlay = describeOverlay(sim)
   const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, 1))
-  return { ...growth, joinTimes: joinTimes(sim.nodes), overlay, broadcasts: describeBroadcasts(measured), connections: sim.network?.stats ?? null }
+  return { ...growth, joinTimes: joinTimes(sim.nodes), overlay, broadcasts: describeBroadcasts(measured), connections: connections(sim) }
 }
 
 /** `flash-crowd`: every node but the entry arrives at a random instant of the first 10 virtual seconds. */
-export async function flashCrowdScenario(o: ScenarioOptions) {
-  const sim = simulation(o)
+export function flashCrowdScenario(o: ScenarioOptions) {
   const random = scenarioRandom(o.seed, 2)
-  const times = Array.from({ length: o.nodes - 1 }, () => Math.floor(random() * 10_000)).sort((a, b) => a - b)
-  let entryPeers = 0
-  let entryLinks = 0
-  const growth = await grow(o, sim, times, (entry) => {
-    entry.server.events.on('peer:added', () => (entryPeers = Math.max(entryPeers, entry.server.peerCount)))
-    entry.net.events.on('neighbour:added', () => (entryLinks = Math.max(entryLinks, entry.net.degree - entry.net.bootstrapLinks)))
-  })
-  const overlay = describeOverlay(sim)
-  const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, 1))
-  return {
-    ...growth,
-    /** Most peers the entry node held at once (newcomers' bootstrap links included), and most floodnet links. */
-    entryPeak: { peers: entryPeers, links: entryLinks },
-    joinTimes: joinTimes(sim.nodes),
-    overlay,
-    broadcasts: describeBroadcasts(measured),
-    connections: sim.network?.stats ?? null,
-  }
+  return joinScenario(o, Array.from({ length: o.nodes - 1 }, () => Math.floor(random() * 10_000)).sort((a, b) => a - b))
 }
 
 /** Offsets after a mass failure at which broadcasts measure delivery, virtual ms. */
@@ -291,19 +289,26 @@ export async function churnScenario(o: ScenarioOptions, churn: { perSecond: numb
   }
 }
 
-/** The join policies `compare-rules` runs: floodnet's and the seed tutorial's alternatives. */
-export const RULES: Record<string, JoinPolicy> = {
-  degree: joinPolicies.degree,
-  walk: joinPolicies.walk,
-  'fixed-0.5': joinPolicies.fixed(0.5),
-  exact: joinPolicies.exact,
+/** The seed tutorial's walks: 5 hops, any node on the way may accept. */
+const SEED_WALKS = { joinHops: 5, joinMixHops: 0 }
+
+/**
+ * What `compare-rules` runs: the seed tutorial's rule and the alternatives it argues against,
+ * all on its 5-hop walks, then floodnet's rule as shipped (walks that mix first).
+ */
+export const RULES: Record<string, { joinPolicy: JoinPolicy; joinHops?: number; joinMixHops?: number }> = {
+  'accept 1/(n+1) (seed)': { joinPolicy: joinPolicies.degree, ...SEED_WALKS },
+  'fixed-length walk, then accept': { joinPolicy: joinPolicies.walk, ...SEED_WALKS },
+  'fixed probability 0.5': { joinPolicy: joinPolicies.fixed(0.5), ...SEED_WALKS },
+  'exact degree d': { joinPolicy: joinPolicies.exact, ...SEED_WALKS },
+  'accept 1/(n+1) after 6 mixing hops (shipped)': { joinPolicy: joinPolicies.degree },
 }
 
-/** `compare-rules`: the `join` scenario once per join policy. */
+/** `compare-rules`: the `join` scenario once per rule of {@link RULES}. */
 export async function compareRulesScenario(o: ScenarioOptions) {
   const rules: Record<string, unknown> = {}
-  for (const [name, policy] of Object.entries(RULES)) {
-    const sim = simulation(o, { ...o.floodnet, joinPolicy: policy })
+  for (const [name, rule] of Object.entries(RULES)) {
+    const sim = simulation(o, { ...o.floodnet, ...rule })
     const growth = await grow(o, sim)
     const overlay = describeOverlay(sim)
     const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, 1))

@@ -121,6 +121,8 @@ export class Simulation {
   #alive = new Set<SimNode>()
   #byId = new Map<string, SimNode>()
   #tracking = new Map<string, Tracking>()
+  /** Sessions that reached the peer stage, counted at the dialling end. */
+  sessions = 0
   #messages = 0
   #nextIndex = 0
 
@@ -202,6 +204,9 @@ export class Simulation {
       ...(network ? { listenAddr: `${network.host(index).ip}:30303`, clock: network.host(index).clock, transport: network.transport(index) } : { listenAddr: '127.0.0.1:0' }),
     })
     net.attach(server)
+    server.events.on('peer:added', (peer) => {
+      if (!peer.inbound) this.sessions++
+    })
     await server.start()
     net.start()
     const node: SimNode = { index, id: server.id, enode: server.enode, server, net, startedAt: this.now }
