@@ -7,7 +7,7 @@ import { generatePrivateKey, publicKeyOf } from '../lib/crypto/index.js'
 import { nodeId, type Enode } from '../lib/enode.js'
 import { Netlist } from '../lib/netutil.js'
 import { MessageDecodeError } from '../lib/errors.js'
-import { decodeFlood, FloodEngine, floodnetDefaults, SeenCache, TokenBucket, type DropReason, type FloodEngineOptions } from '../protocols/floodnet/index.js'
+import { decodeFlood, decodeSpares, encodeSpares, FloodEngine, floodnetDefaults, MAX_SPARES_PER_MESSAGE, SeenCache, SpareSet, TokenBucket, type DropReason, type FloodEngineOptions } from '../protocols/floodnet/index.js'
 import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, joinPolicies, MAX_ACCEPTS_PER_NEIGHBOUR, newToken, TOKEN_SIZE, type JoinPolicy, type JoinState } from '../protocols/floodnet/join.js'
 import { encodeFlood } from './support/floodnet-cluster.js'
 
@@ -276,6 +276,65 @@ test('join policies: the guards hold for every policy; each policy decides only 
     ['degree: mixed, the coin still decides above desired', joinPolicies.degree, { degree: 6, committed: 6, mixHops: 2, hopsLeft: 1 }, 1 / 7, 'forward'],
   ]
   for (const [what, policy, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random, policy), want, what)
+})
+
+// ---------------------------------------------------------------------------------------
+// Spares
+
+/** A node with a dialable address, from a fresh key. */
+function someNode(host = '10.0.0.9', tcpPort = 30303): Enode {
+  const publicKey = publicKeyOf(generatePrivateKey())
+  return { publicKey, id: nodeId(publicKey), host, tcpPort }
+}
+
+test('SpareSet: bounded; a known id updates its address; when full a random entry makes room; pick filters; sample is distinct', () => {
+  const set = new SpareSet(3)
+  const [a, b, c, d] = [someNode('10.0.0.1'), someNode('10.0.0.2'), someNode('10.0.0.3'), someNode('10.0.0.4')]
+  for (const n of [a, b, c]) set.add(n, () => 0)
+  assert.is(set.size, 3)
+  set.add({ ...a, host: '10.0.0.11' }, () => 0)
+  assert.is(set.size, 3, 'the same id again is an update')
+  assert.is(set.pick(() => 0, (n) => n.id === a.id)!.host, '10.0.0.11')
+  set.add(d, () => 0.5)
+  assert.is(set.size, 3, 'never beyond capacity')
+  assert.ok(set.has(d.id), 'the newcomer is in')
+  assert.not.ok(set.has(b.id), 'in place of the entry the random number chose (index 1)')
+  assert.is(set.pick(() => 0, () => false), undefined, 'nothing usable, nothing picked')
+  const sample = set.sample(5, () => 0.3)
+  assert.is(sample.length, 3)
+  assert.is(new Set(sample.map((n) => n.id)).size, 3)
+  set.remove(d.id)
+  assert.not.ok(set.has(d.id))
+  assert.is(set.size, 2)
+})
+
+test('SPARES: encode then decode gives the entries back; at most 8, each with an address', () => {
+  const nodes = Array.from({ length: MAX_SPARES_PER_MESSAGE }, (_, i) => someNode(`10.0.1.${i + 1}`, 30000 + i))
+  const back = decodeSpares(encodeSpares(nodes))
+  assert.equal(
+    back.map((n) => [n.id, n.host, n.tcpPort]),
+    nodes.map((n) => [n.id, n.host, n.tcpPort]),
+  )
+  assert.equal(decodeSpares(encodeSpares([])), [])
+  assert.throws(() => encodeSpares([...nodes, someNode()]), RangeError)
+  assert.throws(() => encodeSpares([{ publicKey: nodes[0]!.publicKey, id: nodes[0]!.id }]), RangeError)
+})
+
+test('SPARES: malformed messages are typed decode errors', () => {
+  const key = publicKeyOf(generatePrivateKey())
+  const cases: [string, Uint8Array][] = [
+    ['not RLP', Uint8Array.of(0xc5, 0x01)],
+    ['not a list', RLP.encode(Uint8Array.of(1, 2, 3))],
+    ['9 entries', RLP.encode(Array.from({ length: 9 }, () => [key, '10.0.0.1', 30303]))],
+    ['an entry that is not a list', RLP.encode([key])],
+    ['an entry of 2 items', RLP.encode([[key, '10.0.0.1']])],
+    ['a 63-byte key', RLP.encode([[key.subarray(1), '10.0.0.1', 30303]])],
+    ['an empty host', RLP.encode([[key, '', 30303]])],
+    ['a 65-byte host', RLP.encode([[key, 'x'.repeat(65), 30303]])],
+    ['port 0', RLP.encode([[key, '10.0.0.1', 0]])],
+    ['a 3-byte port', RLP.encode([[key, '10.0.0.1', 70000]])],
+  ]
+  for (const [what, payload] of cases) assert.throws(() => decodeSpares(payload), (err: Error) => err instanceof MessageDecodeError, what)
 })
 
 // ---------------------------------------------------------------------------------------
