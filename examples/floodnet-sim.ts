@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { FloodnetOptions } from '../protocols/floodnet/index.js'
+import { joinPolicies, type FloodnetOptions, type JoinPolicy } from '../protocols/floodnet/index.js'
 import { churnScenario, compareRulesScenario, FAILURE_CHECKPOINTS, failureScenario, flashCrowdScenario, joinScenario, SCENARIO_DEFAULTS, type ScenarioOptions } from '../sim/scenarios.js'
 import type { SimTransport } from '../sim/simulation.js'
 import { barChart, lineChart } from '../sim/svg.js'
@@ -34,6 +34,7 @@ const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|c
   --join-hops H       hops of a join walk                                               floodnet's
   --join-mix-hops H   hops a join walk travels before it may stop                       floodnet's
   --spares on|off     spare addresses for repairs (off: floodnet before them)           on
+  --policy P          join policy: degree (floodnet's), seed, walk, fixed, exact        degree
   --max-hops H        hops of a broadcast                                               floodnet's
   --fractions F,…     failure: fractions of the nodes that crash at once                0.2,0.5,0.8
   --churn P           churn: fraction of the nodes replaced each virtual second         0.01
@@ -58,6 +59,7 @@ const { values } = parseArgs({
     'join-hops': { type: 'string' },
     'join-mix-hops': { type: 'string' },
     spares: { type: 'string' },
+    policy: { type: 'string' },
     'max-hops': { type: 'string' },
     fractions: { type: 'string', default: '0.2,0.5,0.8' },
     churn: { type: 'string', default: '0.01' },
@@ -105,6 +107,12 @@ if (values['join-mix-hops'] !== undefined) floodnet.joinMixHops = number('join-m
 if (values.spares !== undefined) {
   if (values.spares !== 'on' && values.spares !== 'off') fail('--spares must be on or off')
   floodnet.spares = values.spares === 'on'
+}
+if (values.policy !== undefined) {
+  const policies: Record<string, JoinPolicy> = { degree: joinPolicies.degree, seed: joinPolicies.seed, walk: joinPolicies.walk, fixed: joinPolicies.fixed(0.5), exact: joinPolicies.exact }
+  const policy = policies[values.policy]
+  if (!policy) fail(`--policy must be one of ${Object.keys(policies).join(', ')}`)
+  floodnet.joinPolicy = policy
 }
 if (values['max-hops'] !== undefined) floodnet.maxHops = number('max-hops', values['max-hops'], 1, 255)
 
@@ -209,7 +217,7 @@ const output = {
   transport,
   rate: options(sizes[0]!).rate,
   link,
-  floodnet,
+  floodnet: { ...floodnet, ...(values.policy ? { joinPolicy: values.policy } : {}) },
   result,
 }
 console.log(JSON.stringify(output))

@@ -37,27 +37,10 @@ export class Graph {
 
   /** Sizes of the connected components, largest first. */
   components(): number[] {
-    const seen = new Uint8Array(this.n)
+    const dist = new Int32Array(this.n).fill(-1)
     const queue = new Int32Array(this.n)
     const sizes: number[] = []
-    for (let s = 0; s < this.n; s++) {
-      if (seen[s]) continue
-      seen[s] = 1
-      let head = 0
-      let tail = 0
-      queue[tail++] = s
-      while (head < tail) {
-        const v = queue[head++]!
-        for (let i = this.offsets[v]!; i < this.offsets[v + 1]!; i++) {
-          const w = this.adjacency[i]!
-          if (!seen[w]) {
-            seen[w] = 1
-            queue[tail++] = w
-          }
-        }
-      }
-      sizes.push(tail)
-    }
+    for (let s = 0; s < this.n; s++) if (dist[s]! < 0) sizes.push(this.#spread(s, dist, queue))
     return sizes.sort((a, b) => b - a)
   }
 
@@ -67,6 +50,11 @@ export class Graph {
    */
   bfs(source: number, dist: Int32Array, queue: Int32Array = new Int32Array(this.n)): number {
     dist.fill(-1)
+    return this.#spread(source, dist, queue)
+  }
+
+  /** Breadth-first from `source` over the vertices `dist` marks unseen (−1); returns how many it reached. */
+  #spread(source: number, dist: Int32Array, queue: Int32Array): number {
     dist[source] = 0
     let head = 0
     let tail = 0

@@ -40,6 +40,9 @@ export const SCENARIO_DEFAULTS: ScenarioOptions = {
   settleLimit: 600_000,
 }
 
+/** Virtual ms between settling and measuring: longer than a walk, a dial and a handshake. */
+const QUIET_AFTER_SETTLE = 5000
+
 /** The scenario's own randomness (who writes, who dies): apart from the nodes'. */
 function scenarioRandom(seed: number, salt: number): Random {
   return seededRandom(mix(seed, 0x5ce9, salt))
@@ -152,6 +155,9 @@ async function grow(o: ScenarioOptions, sim: Simulation, times = steadyArrivals(
   })
   const lastArrival = sim.now
   const settledAt = await sim.runUntilSettled(o.settleLimit)
+  // Walks sent before it settled may still find an acceptor for a while: let them, so the
+  // broadcasts measured next see an overlay that stands still.
+  await sim.runFor(QUIET_AFTER_SETTLE)
   return {
     lastArrivalMs: lastArrival,
     /** Virtual ms from the last arrival until {@link Simulation.settled}; null when it did not within the limit. */
@@ -297,11 +303,11 @@ const SEED_WALKS = { joinHops: 5, joinMixHops: 0 }
  * all on its 5-hop walks, then floodnet's rule as shipped (walks that mix first).
  */
 export const RULES: Record<string, { joinPolicy: JoinPolicy; joinHops?: number; joinMixHops?: number }> = {
-  'accept 1/(n+1) (seed)': { joinPolicy: joinPolicies.degree, ...SEED_WALKS },
+  'accept 1/(n+1) (seed)': { joinPolicy: joinPolicies.seed, ...SEED_WALKS },
   'fixed-length walk, then accept': { joinPolicy: joinPolicies.walk, ...SEED_WALKS },
   'fixed probability 0.5': { joinPolicy: joinPolicies.fixed(0.5), ...SEED_WALKS },
   'exact degree d': { joinPolicy: joinPolicies.exact, ...SEED_WALKS },
-  'accept 1/(n+1) after 6 mixing hops (shipped)': { joinPolicy: joinPolicies.degree },
+  'mix 6 hops, then accept 1/((n+1)(n+1−d)) (shipped)': { joinPolicy: joinPolicies.degree },
 }
 
 /** `compare-rules`: the `join` scenario once per rule of {@link RULES}. */

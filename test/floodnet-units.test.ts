@@ -244,8 +244,8 @@ test('decideJoin: every branch', () => {
     ['below desired, however many dials are in flight below maxDegree', { degree: 2, committed: 9, acceptsViaSender: 1 }, 0.99, 'accept'],
     ['at desired, the coin says yes (r < 1/(d+1))', { degree: 5, committed: 5 }, 0.16, 'accept'],
     ['at desired, the coin says no', { degree: 5, committed: 5 }, 1 / 6, 'forward'],
-    ['above desired: 1/(d+1) shrinks', { degree: 8, committed: 8 }, 0.12, 'forward'],
-    ['above desired: still accepts sometimes', { degree: 8, committed: 8 }, 0.1, 'accept'],
+    ['above desired: 1/((d+1)(d+1−desired)) shrinks fast', { degree: 8, committed: 8 }, 0.03, 'forward'],
+    ['above desired: still accepts sometimes', { degree: 8, committed: 8 }, 0.027, 'accept'],
   ]
   for (const [what, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random), want, what)
 })
@@ -273,7 +273,10 @@ test('join policies: the guards hold for every policy; each policy decides only 
     ['degree: a walk that has not mixed is passed on, even below desired', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 3, hopsLeft: 3 }, 0, 'forward'],
     ['degree: mixed once it has travelled mixHops', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 2, hopsLeft: 3 }, 0.99, 'accept'],
     ['degree: mixed or not, a walk that ends here may be taken', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 4, hopsLeft: 4, lastStop: true }, 0.99, 'accept'],
-    ['degree: mixed, the coin still decides above desired', joinPolicies.degree, { degree: 6, committed: 6, mixHops: 2, hopsLeft: 1 }, 1 / 7, 'forward'],
+    ['degree: mixed, the coin still decides above desired', joinPolicies.degree, { degree: 6, committed: 6, mixHops: 2, hopsLeft: 1 }, 1 / 14, 'forward'],
+    ['degree: mixed, and the coin says yes', joinPolicies.degree, { degree: 6, committed: 6, mixHops: 2, hopsLeft: 1 }, 0.07, 'accept'],
+    ['seed: the tutorial rule ignores mixing and takes 1/(d+1) above desired', joinPolicies.seed, { degree: 6, committed: 6, mixHops: 4, hopsLeft: 5 }, 0.14, 'accept'],
+    ['seed: below desired, at once', joinPolicies.seed, { degree: 2, committed: 2, mixHops: 4, hopsLeft: 5 }, 0.99, 'accept'],
   ]
   for (const [what, policy, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random, policy), want, what)
 })

@@ -8,10 +8,11 @@
 export const DESIRED = 5
 /**
  * Hops a JOIN_REQ may travel before it is dropped. Walks mix for {@link JOIN_MIX_HOPS}
- * hops, then stop at the first node that accepts: about 1 in 7 at degree 6, so 6 more hops
- * find one about 60% of the time (a join round sends a spare walk for the rest).
+ * hops, then stop at the first node that accepts (any node below `desired`, 1 in 6 at
+ * `desired`, 1 in 14 one above) or where they end; the rest are given up after the join
+ * window, and a join round sends one walk more than it is missing.
  */
-export const JOIN_HOPS = 12
+export const JOIN_HOPS = 16
 /**
  * Hops a JOIN_REQ travels before any node may accept it. Five-hop walks that could stop at
  * once built a long, thin overlay from a single entry node (mean path 43 hops and diameter

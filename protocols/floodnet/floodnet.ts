@@ -44,7 +44,7 @@ export enum FloodnetMsg {
 export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   /** Neighbours to keep; also the number of JOIN_REQs sent when joining. @default 5 */
   desired?: number
-  /** Hops a JOIN_REQ travels before it is dropped. @default 12 */
+  /** Hops a JOIN_REQ travels before it is dropped. @default 16 */
   joinHops?: number
   /** Hops a JOIN_REQ travels before a node may accept it (the walk mixes first); at most `joinHops`. @default 6 */
   joinMixHops?: number
@@ -276,6 +276,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const token = this.#dialsWithToken.get(peer.id)
     if (token !== undefined) {
       this.#dialsWithToken.delete(peer.id)
+      if (this.#realDegree() >= this.maxDegree) {
+        // Answers to our own walks came in while we dialled this requester: no room left.
+        log('%s dialled requester %s, but has %d neighbours already: dropped', shortId(this.#server!.id), peer, this.#realDegree())
+        peer.disconnect(DiscReason.TooManyPeers)
+        return
+      }
       // First on the link, so the other side knows which of its joins this link answers.
       rw.writeMsg(FloodnetMsg.JoinAck, encodeAck(token)).catch((err: Error) => log('JOIN_ACK to %s not sent: %s', shortId(peer.id), err.message))
     }
@@ -398,6 +404,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
       this.#spareFailed = false
       this.#repairViaSpare = false
       const via = spare ? [spare] : this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
+      // Bootstrap links of earlier rounds have passed their walks on: one contact at a time.
+      if (via.length > 0) for (const [id, link] of this.#links) if (link.bootstrap && !via.some((n) => n.id === id)) link.peer.disconnect(DiscReason.Requested)
       for (const node of via) this.#joinVia(node, node === spare)
       asked = via.length > 0
       // Nobody to ask: the rounds resume when a neighbour comes.
@@ -627,9 +635,10 @@ export class Floodnet implements AsyncIterable<Delivery> {
       return
     }
     this.#tokens.delete(token)
-    if (this.#links.size > this.maxDegree) {
-      // Our own walks were answered while we accepted others': more links than maxDegree.
-      log('%s link from %s answers our walk, but we have %d links: dropped', shortId(this.#server!.id), link.peer, this.#links.size)
+    if (this.#realDegree() > this.maxDegree) {
+      // Our own walks were answered while we accepted others': more neighbours than
+      // maxDegree. (Bootstrap links do not count: they go once we have enough.)
+      log('%s link from %s answers our walk, but we have %d neighbours: dropped', shortId(this.#server!.id), link.peer, this.#realDegree())
       link.peer.disconnect(DiscReason.TooManyPeers)
     }
   }

@@ -166,17 +166,21 @@ export function walkMixed(s: JoinState): boolean {
 export type JoinPolicy = (s: JoinState, random: number) => boolean
 
 /**
- * Join policies. `degree` is floodnet's; the others are the alternatives the seed tutorial
- * argues against, kept so the simulator can measure them (`npm run sim -- --scenario
- * compare-rules`). Only `degree` waits for the walk to mix.
+ * Join policies. `degree` is floodnet's; `seed` is the seed tutorial's, the others the
+ * alternatives it argues against, kept so the simulator can measure them (`npm run sim --
+ * --scenario compare-rules`). Only `degree` waits for the walk to mix.
  */
 export const joinPolicies = {
   /**
-   * Once the walk has mixed: below `desired` neighbours accept; above, with probability
-   * 1/(degree + 1), so well-linked nodes rarely accept and no node becomes a hub. With
-   * `mixHops` 0 this is the seed tutorial's rule.
+   * Once the walk has mixed: below `desired` neighbours accept; at `desired` or above, with
+   * probability 1/((degree + 1)(degree + 1 − desired)). A mixed walk visits a node in
+   * proportion to its degree, so the seed tutorial's 1/(degree + 1) alone let well-linked
+   * nodes accept about as often as the rest, and degrees piled up at `maxDegree` (a third of
+   * 10,000 nodes); dividing by the excess over `desired` keeps them near it.
    */
-  degree: (s: JoinState, random: number): boolean => walkMixed(s) && (s.degree < s.desired || random < 1 / (s.degree + 1)),
+  degree: (s: JoinState, random: number): boolean => walkMixed(s) && (s.degree < s.desired || random < 1 / ((s.degree + 1) * (s.degree + 1 - s.desired))),
+  /** The seed tutorial's rule: below `desired` accept, above with probability 1/(degree + 1), wherever the walk is. */
+  seed: (s: JoinState, random: number): boolean => s.degree < s.desired || random < 1 / (s.degree + 1),
   /** A walk of fixed length, accepted where it ends. */
   walk: (s: JoinState): boolean => s.lastStop,
   /** A fixed probability of accepting, whatever the degree. */
