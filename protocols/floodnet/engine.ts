@@ -51,7 +51,7 @@ export type Validator = (message: { id: string; origin: string; payload: Uint8Ar
 export interface FloodEngineOptions {
   /** Hex id of this node (so its own messages are never delivered back to it). */
   selfId: string
-  /** Hops a message may travel. @default 16 */
+  /** Hops a message may travel. @default 32 */
   maxHops?: number
   /** Seen-cache bound in entries. @default 32768 */
   seenCacheSize?: number
