@@ -48,7 +48,11 @@ export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   joinHops?: number
   /** Hops a JOIN_REQ travels before a node may accept it (the walk mixes first); at most `joinHops`. @default 6 */
   joinMixHops?: number
-  /** Neighbours (and dials in flight) beyond which a node passes every JOIN_REQ on. @default 2 × desired */
+  /**
+   * Neighbours (and dials in flight) beyond which a node passes every JOIN_REQ on; a link
+   * that would take it beyond (an answer to its own walk) is dropped, so it never holds
+   * more, bootstrap links aside. @default 2 × desired
+   */
   maxDegree?: number
   /** enode URLs to join through, and to fall back to when no neighbour is left. @default [] */
   bootnodes?: string[]
