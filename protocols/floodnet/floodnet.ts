@@ -152,7 +152,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #useSpares: boolean
   #sparesInterval: number
   readonly #spares = new SpareSet()
-  /** A neighbour left: the next repair starts at a spare, which may lie outside our island. */
+  /**
+   * A neighbour left: until we are back to `desired`, every round joins through a spare (a
+   * random node of the whole overlay, as HyParView refills from its passive view), never
+   * through the remaining neighbours, which may be an island a failure cut off.
+   */
   #repairViaSpare = false
   /** The last join through a spare failed to connect: the next one goes to the bootnodes. */
   #spareFailed = false
@@ -350,6 +354,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
       // No rounds while satisfied: idle ones would keep doubling the delay, so a node that
       // then lost a neighbour would first wait out up to the largest delay.
       this.#restartBackoff()
+      this.#repairViaSpare = false
       for (const link of this.#links.values()) if (link.bootstrap) link.peer.disconnect(DiscReason.Requested)
       return
     }
@@ -406,7 +411,6 @@ export class Floodnet implements AsyncIterable<Delivery> {
       // did not answer, the bootnodes, else a node we met.
       const spare = this.#useSpares && !this.#spareFailed ? this.#pickSpare() : undefined
       this.#spareFailed = false
-      this.#repairViaSpare = false
       const via = spare ? [spare] : this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
       // Bootstrap links of earlier rounds have passed their walks on: one contact at a time.
       if (via.length > 0) for (const [id, link] of this.#links) if (link.bootstrap && !via.some((n) => n.id === id)) link.peer.disconnect(DiscReason.Requested)
