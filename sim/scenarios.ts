@@ -28,6 +28,7 @@ export interface ScenarioOptions {
   settleLimit: number
 }
 
+/** What a scenario is told when the caller says nothing. */
 export const SCENARIO_DEFAULTS: ScenarioOptions = {
   nodes: 1000,
   seed: 1,
@@ -247,9 +248,9 @@ export async function failureScenario(o: ScenarioOptions, fractions: number[]) {
 }
 
 /**
- * `churn`: a grown overlay in which `rate` of the nodes (the entry node spared) crash every
- * virtual second and as many new ones join, for `minutes`; a broadcast every
- * `every` ms from a random linked node, its delivery counted among the nodes that were
+ * `churn`: a grown overlay in which a fraction `perSecond` of the nodes (the entry node
+ * spared) crashes every virtual second and as many new ones join, for `minutes`; a broadcast
+ * every `every` ms from a random linked node, its delivery counted among the nodes that were
  * linked when it was sent and alive until its window closed.
  */
 export async function churnScenario(o: ScenarioOptions, churn: { perSecond: number; minutes: number; every: number }) {
