@@ -1,180 +1,235 @@
 /**
- * floodnet, visible: starts N real nodes on loopback, joins them through one entry node,
- * broadcasts K messages from random nodes and prints one JSON object with the topology and
- * delivery figures. `--svg FILE` also draws the mesh, nodes coloured by degree.
+ * The floodnet simulator: real Servers, Peers and Floodnets on an in-memory network with a
+ * virtual clock, seeded keys and seeded randomness. Prints one JSON object (the same for the
+ * same arguments, byte for byte) and, with --out, draws SVG pictures into a directory. Wall
+ * time and memory go to stderr, on a line of their own.
  *
- *   npm run sim -- --nodes 50 --messages 20 [--desired 5] [--seed 1] [--svg mesh.svg]
+ *   npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules --nodes N --seed S [--out DIR]
+ *
+ * `--transport rlpx` runs the real RLPx handshake and frames in memory (same results as the
+ * default `plain`, slower); `--transport tcp` runs real nodes on loopback sockets on the real
+ * clock (join and flash-crowd only; not deterministic).
  */
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { generatePrivateKey, Server } from '../lib/index.js'
-import { Floodnet } from '../protocols/floodnet/index.js'
+import { joinPolicies, type FloodnetOptions, type JoinPolicy } from '../protocols/floodnet/index.js'
+import { churnScenario, compareRulesScenario, FAILURE_CHECKPOINTS, failureScenario, flashCrowdScenario, joinScenario, SCENARIO_DEFAULTS, type ScenarioOptions } from '../sim/scenarios.js'
+import type { SimTransport } from '../sim/simulation.js'
+import { barChart, lineChart } from '../sim/svg.js'
+
+const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules [options]
+
+  --nodes N[,N…]      nodes, the entry node included (a list runs join once per size)   1000
+  --seed S            seed of keys, latencies and every random choice                   1
+  --out DIR           write SVG pictures there
+  --transport T       plain | rlpx | tcp                                                 plain
+  --rate R            arrivals per virtual second while the overlay grows               100
+  --messages K        broadcasts measured                                               10
+  --window MS         virtual ms given to each broadcast                                5000
+  --latency A-B       one-way latency of a pair of nodes, uniform in [A, B] ms          10-50
+  --jitter MS         extra delay per chunk, uniform in [0, MS]                         5
+  --loss P            chunk loss probability (resent after 200 ms, as TCP would)        0
+  --desired D         floodnet neighbours per node                                      5
+  --join-hops H       hops of a join walk                                               floodnet's
+  --join-mix-hops H   hops a join walk travels before it may stop                       floodnet's
+  --spares on|off     spare addresses for repairs (off: floodnet before them)           on
+  --policy P          join policy: degree (floodnet's), seed, walk, fixed, exact        degree
+  --max-hops H        hops of a broadcast                                               floodnet's
+  --fractions F,…     failure: fractions of the nodes that crash at once                0.2,0.5,0.8
+  --churn P           churn: fraction of the nodes replaced each virtual second         0.01
+  --minutes M         churn: virtual minutes                                            30
+  --every MS          churn: virtual ms between broadcasts                              10000
+  --settle-limit MS   virtual ms to wait for the overlay to settle                      600000`
 
 const { values } = parseArgs({
   options: {
-    nodes: { type: 'string', default: '30' },
-    messages: { type: 'string', default: '10' },
-    desired: { type: 'string', default: '5' },
-    seed: { type: 'string', default: '1' },
-    svg: { type: 'string' },
-    'settle-timeout': { type: 'string', default: '60000' },
+    scenario: { type: 'string', default: 'join' },
+    nodes: { type: 'string', default: String(SCENARIO_DEFAULTS.nodes) },
+    seed: { type: 'string', default: String(SCENARIO_DEFAULTS.seed) },
+    out: { type: 'string' },
+    transport: { type: 'string', default: 'plain' },
+    rate: { type: 'string', default: String(SCENARIO_DEFAULTS.rate) },
+    messages: { type: 'string', default: String(SCENARIO_DEFAULTS.messages) },
+    window: { type: 'string', default: String(SCENARIO_DEFAULTS.window) },
+    latency: { type: 'string' },
+    jitter: { type: 'string' },
+    loss: { type: 'string' },
+    desired: { type: 'string' },
+    'join-hops': { type: 'string' },
+    'join-mix-hops': { type: 'string' },
+    spares: { type: 'string' },
+    policy: { type: 'string' },
+    'max-hops': { type: 'string' },
+    fractions: { type: 'string', default: '0.2,0.5,0.8' },
+    churn: { type: 'string', default: '0.01' },
+    minutes: { type: 'string', default: '30' },
+    every: { type: 'string', default: '10000' },
+    'settle-limit': { type: 'string', default: String(SCENARIO_DEFAULTS.settleLimit) },
     help: { type: 'boolean', default: false },
   },
 })
 if (values.help) {
-  console.log('usage: npm run sim -- --nodes N --messages K [--desired D] [--seed S] [--svg FILE] [--settle-timeout MS]')
+  console.log(USAGE)
   process.exit(0)
 }
-const N = Number(values.nodes)
-const K = Number(values.messages)
-const desired = Number(values.desired)
-if (!(N >= 2 && K >= 0 && desired >= 1)) throw new RangeError('--nodes must be >= 2, --messages >= 0, --desired >= 1')
 
-/** mulberry32: the sim's choices (senders, join walks) repeat for a given --seed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+function number(name: string, value: string | undefined, min: number, max = Infinity): number {
+  const n = Number(value)
+  if (value === undefined || !Number.isFinite(n) || n < min || n > max) fail(`--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`)
+  return n
+}
+
+const scenario = values.scenario!
+if (!['join', 'failure', 'churn', 'flash-crowd', 'compare-rules'].includes(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`)
+const transport = values.transport as SimTransport
+if (!['plain', 'rlpx', 'tcp'].includes(transport)) fail(`--transport must be plain, rlpx or tcp`)
+if (transport === 'tcp' && !['join', 'flash-crowd'].includes(scenario)) fail('--transport tcp runs the join and flash-crowd scenarios only')
+const sizes = values.nodes!.split(',').map((n) => number('nodes', n, 2))
+if (sizes.length > 1 && scenario !== 'join') fail('a list of --nodes is for the join scenario')
+
+const link: ScenarioOptions['link'] = {}
+if (values.latency !== undefined) {
+  const [a, b] = values.latency.split('-').map((x) => number('latency', x, 0))
+  link.latency = [a!, b ?? a!]
+}
+if (values.jitter !== undefined) link.jitter = number('jitter', values.jitter, 0)
+if (values.loss !== undefined) link.loss = number('loss', values.loss, 0, 0.5)
+const floodnet: FloodnetOptions = {}
+if (values.desired !== undefined) floodnet.desired = number('desired', values.desired, 1)
+if (values['join-hops'] !== undefined) floodnet.joinHops = number('join-hops', values['join-hops'], 1)
+if (values['join-mix-hops'] !== undefined) floodnet.joinMixHops = number('join-mix-hops', values['join-mix-hops'], 0)
+if (values.spares !== undefined) {
+  if (values.spares !== 'on' && values.spares !== 'off') fail('--spares must be on or off')
+  floodnet.spares = values.spares === 'on'
+}
+if (values.policy !== undefined) {
+  const policies: Record<string, JoinPolicy> = { degree: joinPolicies.degree, seed: joinPolicies.seed, walk: joinPolicies.walk, fixed: joinPolicies.fixed(0.5), exact: joinPolicies.exact }
+  const policy = policies[values.policy]
+  if (!policy) fail(`--policy must be one of ${Object.keys(policies).join(', ')}`)
+  floodnet.joinPolicy = policy
+}
+if (values['max-hops'] !== undefined) floodnet.maxHops = number('max-hops', values['max-hops'], 1, 255)
+
+const options = (nodes: number): ScenarioOptions => ({
+  nodes,
+  seed: number('seed', values.seed, 0, 2 ** 32 - 1),
+  transport,
+  link,
+  floodnet,
+  rate: number('rate', values.rate, 0.001),
+  messages: number('messages', values.messages, 0),
+  window: number('window', values.window, 1),
+  settleLimit: number('settle-limit', values['settle-limit'], 1),
+})
+
+const wallStart = performance.now()
+let peakRss = process.memoryUsage.rss()
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 200)
+sampler.unref()
+
+const pictures: Record<string, string> = {}
+let result: unknown
+switch (scenario) {
+  case 'join': {
+    const runs = []
+    for (const n of sizes) runs.push({ nodes: n, ...(await joinScenario(options(n))) })
+    result = sizes.length === 1 ? runs[0] : { runs }
+    const last = runs.at(-1)!
+    pictures['degree-histogram.svg'] = degreeHistogram(last.overlay.degree.histogram, `floodnet degrees, ${last.nodes} nodes joined through one entry node`)
+    if (runs.length > 1) {
+      pictures['settle-time.svg'] = lineChart({
+        title: `settle time after the last arrival (${values.rate} arrivals/s)`,
+        xLabel: 'nodes',
+        yLabel: 'virtual seconds',
+        logX: true,
+        series: [{ name: 'settle time', points: runs.filter((r) => r.settleMs !== null).map((r) => [r.nodes, r.settleMs! / 1000]) }],
+      })
+      pictures['path-length.svg'] = lineChart({
+        title: 'path length against a random graph',
+        xLabel: 'nodes',
+        yLabel: 'hops',
+        logX: true,
+        series: [
+          { name: 'mean path length', points: runs.map((r) => [r.nodes, r.overlay.pathLength!.mean]) },
+          { name: 'diameter', points: runs.map((r) => [r.nodes, r.overlay.pathLength!.max]) },
+          { name: 'ln N / ln(mean degree)', points: runs.map((r) => [r.nodes, r.overlay.pathLength!.randomGraph ?? 0]), dashed: true },
+        ],
+      })
+    }
+    break
+  }
+  case 'flash-crowd': {
+    const r = await flashCrowdScenario(options(sizes[0]!))
+    result = { nodes: sizes[0], ...r }
+    pictures['flash-crowd-degree-histogram.svg'] = degreeHistogram(r.overlay.degree.histogram, `floodnet degrees, ${sizes[0]} nodes arriving within 10 s`)
+    break
+  }
+  case 'failure': {
+    const fractions = values.fractions!.split(',').map((f) => number('fractions', f, 0, 0.99))
+    const r = await failureScenario(options(sizes[0]!), fractions)
+    result = { nodes: sizes[0], ...r }
+    pictures['failure-delivery.svg'] = lineChart({
+      title: `delivery among survivors after a mass failure (${sizes[0]} nodes)`,
+      xLabel: 'fraction of nodes crashed at once',
+      yLabel: 'delivery ratio',
+      yMin: 0,
+      yMax: 1,
+      series: [
+        ...FAILURE_CHECKPOINTS.map((at) => ({ name: `broadcast ${at / 1000} s after`, points: r.runs.map((run) => [run.fraction, run.timeline.find((t) => t.atMs === at)!.deliveryRatio] as [number, number]) })),
+        { name: 'once one component again', points: r.runs.map((run) => [run.fraction, run.broadcastsAfter.deliveryRatio ?? 0] as [number, number]) },
+      ],
+    })
+    break
+  }
+  case 'churn': {
+    const r = await churnScenario(options(sizes[0]!), {
+      perSecond: number('churn', values.churn, 0, 0.5),
+      minutes: number('minutes', values.minutes, 0.1),
+      every: number('every', values.every, 100),
+    })
+    result = { nodes: sizes[0], ...r }
+    pictures['churn-delivery.svg'] = lineChart({
+      title: `delivery under churn: ${r.churn.perSecond} of ${sizes[0]} nodes replaced per second`,
+      xLabel: 'virtual minutes',
+      yLabel: 'delivery ratio',
+      yMin: Math.min(0.9, ...r.series.map((s) => s.deliveryRatio)),
+      yMax: 1,
+      series: [{ name: 'delivery ratio per broadcast', points: r.series.map((s) => [s.atS / 60, s.deliveryRatio]) }],
+    })
+    break
+  }
+  case 'compare-rules': {
+    const r = await compareRulesScenario(options(sizes[0]!))
+    result = { nodes: sizes[0], ...r }
+    break
   }
 }
-const random = rng(Number(values.seed))
 
-interface SimNode {
-  server: Server
-  net: Floodnet
+const output = {
+  scenario,
+  seed: options(sizes[0]!).seed,
+  transport,
+  rate: options(sizes[0]!).rate,
+  link,
+  floodnet: { ...floodnet, ...(values.policy ? { joinPolicy: values.policy } : {}) },
+  result,
 }
-
-async function startNode(bootnodes: string[], maxPeers: number): Promise<SimNode> {
-  const net = new Floodnet({ desired, bootnodes, random })
-  const server = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, maxPeers, maxPendingPeers: 200, protocols: [net.protocol] })
-  net.attach(server)
-  await server.start()
-  net.start()
-  return { server, net }
+console.log(JSON.stringify(output))
+if (values.out) {
+  mkdirSync(values.out, { recursive: true })
+  for (const [name, svg] of Object.entries(pictures)) writeFileSync(join(values.out, name), svg)
 }
+peakRss = Math.max(peakRss, process.memoryUsage.rss())
+console.error(`wall ${((performance.now() - wallStart) / 1000).toFixed(1)} s, peak rss ${Math.round(peakRss / 2 ** 20)} MiB`)
+// Real sockets (--transport tcp) would keep the process alive; the in-memory network would not.
+process.exit(0)
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-const started = Date.now()
-const entry = await startNode([], Math.max(50, N + 10))
-const nodes: SimNode[] = [entry]
-for (let i = 1; i < N; i++) nodes.push(await startNode([entry.server.enode], 4 * desired))
-
-const want = Math.min(desired, N - 1)
-const settleTimeout = Number(values['settle-timeout'])
-const settled = (): boolean => nodes.every((n) => n.net.degree >= want) && !nodes.some((n) => n.server.peers.some((p) => !n.net.neighbours.includes(p.id)))
-// Settled: every node at the wanted degree, unchanged for half a second (bootstrap links
-// count until their joiner drops them, so a first glimpse is not enough).
-const linkCount = (): number => nodes.reduce((sum, n) => sum + n.net.degree, 0)
-let stableSince = Date.now()
-let lastLinks = -1
-while (Date.now() - started < settleTimeout) {
-  const links = linkCount()
-  if (!settled() || links !== lastLinks) stableSince = Date.now()
-  lastLinks = links
-  if (Date.now() - stableSince >= 500) break
-  await sleep(50)
-}
-const settleMs = Date.now() - started - 500
-const wasSettled = settled()
-
-const index = new Map(nodes.map((n, i) => [n.server.id, i]))
-const edges = new Set<string>()
-for (const [i, n] of nodes.entries()) {
-  for (const id of n.net.neighbours) {
-    const j = index.get(id)
-    if (j !== undefined) edges.add(i < j ? `${i}-${j}` : `${j}-${i}`)
-  }
-}
-const degrees = nodes.map((n) => n.net.degree)
-const components = countComponents(N, [...edges].map((e) => e.split('-').map(Number) as [number, number]))
-
-const sentAt = new Map<string, number>()
-const latencies: number[] = []
-let delivered = 0
-for (const n of nodes) {
-  n.net.events.on('message', (d) => {
-    delivered++
-    latencies.push(performance.now() - sentAt.get(d.id)!)
-  })
-}
-const sentBefore = nodes.reduce((s, n) => s + n.net.engine.stats.sent, 0)
-for (let k = 0; k < K; k++) {
-  const from = nodes[Math.floor(random() * N)]!
-  const t = performance.now()
-  const id = from.net.write(Buffer.from(`message ${k} from ${from.server.id.slice(0, 8)}`))
-  sentAt.set(id, t)
-  const deadline = Date.now() + 5000
-  while (delivered < (k + 1) * (N - 1) && Date.now() < deadline) await sleep(2)
-}
-await sleep(100)
-const transmissions = nodes.reduce((s, n) => s + n.net.engine.stats.sent, 0) - sentBefore
-
-latencies.sort((a, b) => a - b)
-const pct = (p: number): number | null => (latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 100) / 100 : null)
-const histogram: Record<string, number> = {}
-for (const d of degrees) histogram[d] = (histogram[d] ?? 0) + 1
-const result = {
-  nodes: N,
-  messages: K,
-  desired,
-  settled: wasSettled,
-  settleMs,
-  degree: { min: Math.min(...degrees), mean: Math.round((degrees.reduce((a, b) => a + b, 0) / N) * 100) / 100, max: Math.max(...degrees), histogram },
-  entryDegree: entry.net.degree,
-  edges: edges.size,
-  components,
-  deliveryRatio: K === 0 ? null : delivered / (K * (N - 1)),
-  latencyMs: { p50: pct(0.5), p99: pct(0.99) },
-  transmissionsPerDelivery: delivered ? Math.round((transmissions / delivered) * 100) / 100 : null,
-}
-console.log(JSON.stringify(result))
-if (values.svg) writeFileSync(values.svg, drawSvg(N, [...edges].map((e) => e.split('-').map(Number) as [number, number]), degrees))
-
-for (const n of nodes) n.net.stop()
-await Promise.all(nodes.map((n) => n.server.stop()))
-
-function countComponents(n: number, links: [number, number][]): number {
-  const parent = Array.from({ length: n }, (_, i) => i)
-  const find = (x: number): number => (parent[x] === x ? x : (parent[x] = find(parent[x]!)))
-  for (const [a, b] of links) parent[find(a)] = find(b)
-  return new Set(parent.map((_, i) => find(i))).size
-}
-
-/** A force-directed layout (a few hundred spring iterations) drawn as SVG. */
-function drawSvg(n: number, links: [number, number][], degree: number[]): string {
-  const size = 800
-  const pos = Array.from({ length: n }, (_, i) => ({ x: size / 2 + 300 * Math.cos((2 * Math.PI * i) / n), y: size / 2 + 300 * Math.sin((2 * Math.PI * i) / n) }))
-  const k = Math.sqrt((size * size) / n) * 0.6
-  for (let iter = 0; iter < 300; iter++) {
-    const force = pos.map(() => ({ x: 0, y: 0 }))
-    for (let a = 0; a < n; a++) {
-      for (let b = a + 1; b < n; b++) {
-        const dx = pos[a]!.x - pos[b]!.x, dy = pos[a]!.y - pos[b]!.y
-        const d2 = Math.max(dx * dx + dy * dy, 1)
-        const f = (k * k) / d2
-        force[a]!.x += dx * f; force[a]!.y += dy * f; force[b]!.x -= dx * f; force[b]!.y -= dy * f
-      }
-    }
-    for (const [a, b] of links) {
-      const dx = pos[a]!.x - pos[b]!.x, dy = pos[a]!.y - pos[b]!.y
-      const d = Math.max(Math.sqrt(dx * dx + dy * dy), 1)
-      const f = d / k
-      force[a]!.x -= dx * f; force[a]!.y -= dy * f; force[b]!.x += dx * f; force[b]!.y += dy * f
-    }
-    const step = 10 * (1 - iter / 300) + 0.5
-    for (let i = 0; i < n; i++) {
-      const m = Math.max(Math.hypot(force[i]!.x, force[i]!.y), 1e-9)
-      pos[i]!.x = Math.min(size - 20, Math.max(20, pos[i]!.x + (force[i]!.x / m) * step))
-      pos[i]!.y = Math.min(size - 20, Math.max(20, pos[i]!.y + (force[i]!.y / m) * step))
-    }
-  }
-  const lo = Math.min(...degree)
-  const span = Math.max(Math.max(...degree) - lo, 1)
-  const colour = (d: number): string => `hsl(${Math.round(220 - (200 * (d - lo)) / span)}, 75%, 50%)`
-  const lines = links.map(([a, b]) => `<line x1="${pos[a]!.x.toFixed(1)}" y1="${pos[a]!.y.toFixed(1)}" x2="${pos[b]!.x.toFixed(1)}" y2="${pos[b]!.y.toFixed(1)}" stroke="#999" stroke-width="1"/>`)
-  const dots = pos.map((p, i) => `<circle cx="${p.x.toFixed(1)}" cy="${p.y.toFixed(1)}" r="${i === 0 ? 9 : 6}" fill="${colour(degree[i]!)}" stroke="${i === 0 ? '#000' : 'none'}"><title>node ${i} degree ${degree[i]}</title></circle>`)
-  const legend = `<text x="10" y="20" font-family="sans-serif" font-size="14">floodnet, ${n} nodes, ${links.length} links; colour = degree (blue ${lo}, red ${lo + span}); outlined = entry node</text>`
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}"><rect width="100%" height="100%" fill="white"/>${legend}${lines.join('')}${dots.join('')}</svg>\n`
+function degreeHistogram(histogram: number[], title: string): string {
+  return barChart({ title, xLabel: 'floodnet neighbours', yLabel: 'nodes', bars: histogram.map((count, degree) => [String(degree), count]) })
 }

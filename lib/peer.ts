@@ -132,9 +132,10 @@ export class Peer {
     this.#pingInterval = init.pingInterval
     this.#maxWriteBuffer = init.maxWriteBuffer
     this.connectedAt = this.#lastRead = this.#clock.now()
-    // The first Ping at a random point of the interval: peers that connected together
-    // (a restart, a burst of joins) do not all ping in the same instant ever after.
-    this.#nextPing = onGrid(this.connectedAt + this.#pingInterval * this.#random())
+    // The first Ping at a random point of the second half of the interval: peers that
+    // connected together (a restart, a burst of joins) do not all ping in the same instant
+    // ever after, and none is pinged the moment it arrives.
+    this.#nextPing = onGrid(this.connectedAt + this.#pingInterval * (0.5 + this.#random() / 2))
   }
 
   /** The capabilities running on this session, with their message-id offsets. */

@@ -12,7 +12,10 @@ import { generatePrivateKey } from '../lib/crypto/index.js'
 import { WRITE_SLACK } from '../lib/peer.js'
 import type { Protocol } from '../lib/protocol.js'
 import { Server, type PeerRemoved } from '../lib/server.js'
-import { floodnetDefaults, FloodnetMsg } from '../protocols/floodnet/index.js'
+import { Floodnet, floodnetDefaults, FloodnetMsg } from '../protocols/floodnet/index.js'
+
+/** The floodnet capability of the node under test, for the hand-driven neighbours. */
+const { version, length } = new Floodnet().protocol
 import { waitFor, within } from './support/net.js'
 import { encodeFlood, QUICK, startNode, startRawFloodnet, stopAll } from './support/floodnet-cluster.js'
 
@@ -30,8 +33,8 @@ test.after.each(async () => {
 async function nonReader(): Promise<Server> {
   const protocol: Protocol = {
     name: 'floodnet',
-    version: 2,
-    length: 4,
+    version,
+    length,
     async run(_peer, rw) {
       await rw.readMsg().catch(() => {})
       await released

@@ -1,12 +1,14 @@
 // floodnet's bounds over real loopback sockets. Node Y is a floodnet node with two
-// neighbours: F, a raw floodnet/1 peer that writes valid flood messages as fast as the socket
+// neighbours: F, a raw floodnet peer that writes valid flood messages as fast as the socket
 // takes them, and W, a well-behaved floodnet node. Y throttles F to its rate limit without
 // losing any of W's messages; Y's seen-cache and receive buffer stay within their bounds
 // however many messages F pushes.
 import { randomBytes } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { FloodnetMsg, type FloodnetOptions } from '../protocols/floodnet/index.js'
+import { generatePrivateKey, publicKeyOf } from '../lib/crypto/index.js'
+import { nodeId } from '../lib/enode.js'
+import { encodeSpares, FloodnetMsg, type FloodnetOptions } from '../protocols/floodnet/index.js'
 import { waitFor, within } from './support/net.js'
 import { encodeFlood, QUICK, sleep, startNode, startRawFloodnet, stopAll } from './support/floodnet-cluster.js'
 
@@ -139,6 +141,26 @@ test("(e) the receive buffer never holds more than receiveBuffer messages; with 
   for (let i = 0; i < bound; i++) read.push((await within(y.net.read(), QUICK, 'read()'))!.id)
   assert.equal(read, arrived.slice(total - bound), 'the newest are the ones kept, in order')
   assert.is(y.net.engine.buffered, 0)
+})
+
+test('SPARES: a neighbour gets a burst of 3 into our spares, then one every 5 s; a malformed one ends only its session', async () => {
+  const { y, w, f } = await triangle({})
+  const toY = f.links.get(y.server.id)!
+  const before = y.net.spares
+  const spare = (i: number) => {
+    const publicKey = publicKeyOf(generatePrivateKey())
+    return { publicKey, id: nodeId(publicKey), host: `10.1.2.${i + 1}`, tcpPort: 30303 }
+  }
+  // Five at once: the burst takes three, the rest come faster than one per 5 s (on a loaded
+  // machine maybe not: each 5 s that passed allows one more).
+  const t0 = Date.now()
+  for (let i = 0; i < 5; i++) await toY.writeMsg(FloodnetMsg.Spares, encodeSpares([spare(i)]))
+  await waitFor(() => y.net.spares >= before + 3, QUICK, 'three spares taken')
+  await toY.writeMsg(FloodnetMsg.Spares, Uint8Array.of(0xc5, 0x01))
+  await waitFor(() => !y.net.neighbours.includes(f.server.id), QUICK, 'the malformed SPARES to end F\'s session')
+  const allowed = 3 + Math.floor((Date.now() - t0) / 5000)
+  assert.ok(y.net.spares - before >= 3 && y.net.spares - before <= allowed, `${y.net.spares - before} taken: the burst, and no more than the rate allows (${allowed})`)
+  assert.ok(y.net.neighbours.includes(w.server.id), 'W stays linked')
 })
 
 test.run()

@@ -7,8 +7,8 @@ import { generatePrivateKey, publicKeyOf } from '../lib/crypto/index.js'
 import { nodeId, type Enode } from '../lib/enode.js'
 import { Netlist } from '../lib/netutil.js'
 import { MessageDecodeError } from '../lib/errors.js'
-import { decodeFlood, FloodEngine, floodnetDefaults, SeenCache, TokenBucket, type DropReason, type FloodEngineOptions } from '../protocols/floodnet/index.js'
-import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, MAX_ACCEPTS_PER_NEIGHBOUR, newToken, TOKEN_SIZE, type JoinState } from '../protocols/floodnet/join.js'
+import { decodeFlood, decodeSpares, encodeSpares, FloodEngine, floodnetDefaults, MAX_SPARES_PER_MESSAGE, SeenCache, SpareSet, TokenBucket, type DropReason, type FloodEngineOptions } from '../protocols/floodnet/index.js'
+import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, joinPolicies, MAX_ACCEPTS_PER_NEIGHBOUR, newToken, TOKEN_SIZE, type JoinPolicy, type JoinState } from '../protocols/floodnet/join.js'
 import { encodeFlood } from './support/floodnet-cluster.js'
 
 /** A clock the test moves by hand. */
@@ -234,7 +234,7 @@ test('dialProblem: only a curve point at a unicast IP literal inside netrestrict
 })
 
 test('decideJoin: every branch', () => {
-  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new' }
+  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new', hopsLeft: 3, joinHops: 5, mixHops: 0, lastStop: false }
   const table: [string, Partial<JoinState>, number, 'accept' | 'forward'][] = [
     ['our own walk came back', { requester: 'self', degree: 0, committed: 0 }, 0, 'forward'],
     ['already a neighbour', { requester: 'neighbour', degree: 0, committed: 1 }, 0, 'forward'],
@@ -244,10 +244,100 @@ test('decideJoin: every branch', () => {
     ['below desired, however many dials are in flight below maxDegree', { degree: 2, committed: 9, acceptsViaSender: 1 }, 0.99, 'accept'],
     ['at desired, the coin says yes (r < 1/(d+1))', { degree: 5, committed: 5 }, 0.16, 'accept'],
     ['at desired, the coin says no', { degree: 5, committed: 5 }, 1 / 6, 'forward'],
-    ['above desired: 1/(d+1) shrinks', { degree: 8, committed: 8 }, 0.12, 'forward'],
-    ['above desired: still accepts sometimes', { degree: 8, committed: 8 }, 0.1, 'accept'],
+    ['above desired: 1/((d+1)(d+1−desired)) shrinks fast', { degree: 8, committed: 8 }, 0.03, 'forward'],
+    ['above desired: still accepts sometimes', { degree: 8, committed: 8 }, 0.027, 'accept'],
   ]
   for (const [what, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random), want, what)
+})
+
+test('join policies: the guards hold for every policy; each policy decides only what is left', () => {
+  const base: JoinState = { degree: 5, committed: 5, desired: 5, maxDegree: 10, acceptsViaSender: 0, requester: 'new', hopsLeft: 3, joinHops: 5, mixHops: 0, lastStop: false }
+  const always = (): boolean => true
+  for (const [what, change] of [
+    ['own walk', { requester: 'self' }],
+    ['neighbour', { requester: 'neighbour' }],
+    ['dialling', { requester: 'dialing' }],
+    ['full', { committed: 10 }],
+    ['sender has its dials', { acceptsViaSender: MAX_ACCEPTS_PER_NEIGHBOUR }],
+  ] as [string, Partial<JoinState>][]) {
+    assert.is(decideJoin({ ...base, ...change }, 0, always), 'forward', `${what}: a policy that always accepts is not asked`)
+  }
+  const table: [string, JoinPolicy, Partial<JoinState>, number, 'accept' | 'forward'][] = [
+    ['walk: mid-walk, whatever the degree', joinPolicies.walk, { degree: 0, hopsLeft: 2 }, 0, 'forward'],
+    ['walk: its last node accepts, whatever the degree', joinPolicies.walk, { degree: 9, committed: 9, hopsLeft: 1, lastStop: true }, 0.99, 'accept'],
+    ['walk: a dead end before the last hop accepts', joinPolicies.walk, { degree: 1, committed: 1, hopsLeft: 4, lastStop: true }, 0.99, 'accept'],
+    ['fixed 0.5: heads', joinPolicies.fixed(0.5), { degree: 9, committed: 9 }, 0.49, 'accept'],
+    ['fixed 0.5: tails, even below desired', joinPolicies.fixed(0.5), { degree: 0, committed: 0 }, 0.5, 'forward'],
+    ['exact: below desired', joinPolicies.exact, { degree: 4, committed: 4 }, 0.99, 'accept'],
+    ['exact: at desired, never', joinPolicies.exact, { degree: 5, committed: 5 }, 0, 'forward'],
+    ['degree: a walk that has not mixed is passed on, even below desired', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 3, hopsLeft: 3 }, 0, 'forward'],
+    ['degree: mixed once it has travelled mixHops', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 2, hopsLeft: 3 }, 0.99, 'accept'],
+    ['degree: mixed or not, a walk that ends here may be taken', joinPolicies.degree, { degree: 0, committed: 0, mixHops: 4, hopsLeft: 4, lastStop: true }, 0.99, 'accept'],
+    ['degree: mixed, the coin still decides above desired', joinPolicies.degree, { degree: 6, committed: 6, mixHops: 2, hopsLeft: 1 }, 1 / 14, 'forward'],
+    ['degree: mixed, and the coin says yes', joinPolicies.degree, { degree: 6, committed: 6, mixHops: 2, hopsLeft: 1 }, 0.07, 'accept'],
+    ['seed: the tutorial rule ignores mixing and takes 1/(d+1) above desired', joinPolicies.seed, { degree: 6, committed: 6, mixHops: 4, hopsLeft: 5 }, 0.14, 'accept'],
+    ['seed: below desired, at once', joinPolicies.seed, { degree: 2, committed: 2, mixHops: 4, hopsLeft: 5 }, 0.99, 'accept'],
+  ]
+  for (const [what, policy, change, random, want] of table) assert.is(decideJoin({ ...base, ...change }, random, policy), want, what)
+})
+
+// ---------------------------------------------------------------------------------------
+// Spares
+
+/** A node with a dialable address, from a fresh key. */
+function someNode(host = '10.0.0.9', tcpPort = 30303): Enode {
+  const publicKey = publicKeyOf(generatePrivateKey())
+  return { publicKey, id: nodeId(publicKey), host, tcpPort }
+}
+
+test('SpareSet: bounded; a known id updates its address; when full a random entry makes room; pick filters; sample is distinct', () => {
+  const set = new SpareSet(3)
+  const [a, b, c, d] = [someNode('10.0.0.1'), someNode('10.0.0.2'), someNode('10.0.0.3'), someNode('10.0.0.4')]
+  for (const n of [a, b, c]) set.add(n, () => 0)
+  assert.is(set.size, 3)
+  set.add({ ...a, host: '10.0.0.11' }, () => 0)
+  assert.is(set.size, 3, 'the same id again is an update')
+  assert.is(set.pick(() => 0, (n) => n.id === a.id)!.host, '10.0.0.11')
+  set.add(d, () => 0.5)
+  assert.is(set.size, 3, 'never beyond capacity')
+  assert.ok(set.has(d.id), 'the newcomer is in')
+  assert.not.ok(set.has(b.id), 'in place of the entry the random number chose (index 1)')
+  assert.is(set.pick(() => 0, () => false), undefined, 'nothing usable, nothing picked')
+  const sample = set.sample(5, () => 0.3)
+  assert.is(sample.length, 3)
+  assert.is(new Set(sample.map((n) => n.id)).size, 3)
+  set.remove(d.id)
+  assert.not.ok(set.has(d.id))
+  assert.is(set.size, 2)
+})
+
+test('SPARES: encode then decode gives the entries back; at most 8, each with an address', () => {
+  const nodes = Array.from({ length: MAX_SPARES_PER_MESSAGE }, (_, i) => someNode(`10.0.1.${i + 1}`, 30000 + i))
+  const back = decodeSpares(encodeSpares(nodes))
+  assert.equal(
+    back.map((n) => [n.id, n.host, n.tcpPort]),
+    nodes.map((n) => [n.id, n.host, n.tcpPort]),
+  )
+  assert.equal(decodeSpares(encodeSpares([])), [])
+  assert.throws(() => encodeSpares([...nodes, someNode()]), RangeError)
+  assert.throws(() => encodeSpares([{ publicKey: nodes[0]!.publicKey, id: nodes[0]!.id }]), RangeError)
+})
+
+test('SPARES: malformed messages are typed decode errors', () => {
+  const key = publicKeyOf(generatePrivateKey())
+  const cases: [string, Uint8Array][] = [
+    ['not RLP', Uint8Array.of(0xc5, 0x01)],
+    ['not a list', RLP.encode(Uint8Array.of(1, 2, 3))],
+    ['9 entries', RLP.encode(Array.from({ length: 9 }, () => [key, '10.0.0.1', 30303]))],
+    ['an entry that is not a list', RLP.encode([key])],
+    ['an entry of 2 items', RLP.encode([[key, '10.0.0.1']])],
+    ['a 63-byte key', RLP.encode([[key.subarray(1), '10.0.0.1', 30303]])],
+    ['an empty host', RLP.encode([[key, '', 30303]])],
+    ['a 65-byte host', RLP.encode([[key, 'x'.repeat(65), 30303]])],
+    ['port 0', RLP.encode([[key, '10.0.0.1', 0]])],
+    ['a 3-byte port', RLP.encode([[key, '10.0.0.1', 70000]])],
+  ]
+  for (const [what, payload] of cases) assert.throws(() => decodeSpares(payload), (err: Error) => err instanceof MessageDecodeError, what)
 })
 
 // ---------------------------------------------------------------------------------------
@@ -351,19 +441,28 @@ test('engine: a validator that refuses (or throws) stops delivery and relay, wit
   assert.is(engine.stats.duplicates, 1)
 })
 
-test('engine: hop limit — the last hop is delivered but not relayed; zero or above maxHops is dropped', () => {
+test('engine: hop limit — the last hop is delivered but not relayed, and that counted (last-hop); zero or above maxHops is dropped (hop-limit)', () => {
   const { engine, sent, drops } = engineWith(['a', 'b'], { maxHops: 8 })
-  engine.handle('a', encodeFlood(newId(), ORIGIN, 1, Buffer.from('last hop')))
+  const last = newId()
+  engine.handle('a', encodeFlood(last, ORIGIN, 1, Buffer.from('last hop')))
   assert.is(engine.buffered, 1, 'delivered with 1 hop left')
   assert.is(sent.get('b')!.length, 0, 'but not relayed')
+  assert.equal(drops[0], { reason: 'last-hop', id: last.toString('hex'), origin: ORIGIN.toString('hex'), from: 'a' }, 'the relay it could not make is reported')
   engine.handle('a', encodeFlood(newId(), ORIGIN, 0, Buffer.from('spent')))
   engine.handle('a', encodeFlood(newId(), ORIGIN, 9, Buffer.from('too many')))
   assert.is(engine.buffered, 1)
   assert.is(sent.get('b')!.length, 0)
   assert.equal(
     drops.map((d) => d.reason),
-    ['hop-limit', 'hop-limit'],
+    ['last-hop', 'hop-limit', 'hop-limit'],
   )
+  assert.is(engine.stats.dropped['last-hop'], 1)
+  assert.is(engine.stats.dropped['hop-limit'], 2)
+  // A last hop with nobody beyond the sender to relay to loses nothing: not counted.
+  const alone = engineWith(['a'], { maxHops: 8 })
+  alone.engine.handle('a', encodeFlood(newId(), ORIGIN, 1, Buffer.from('last hop, leaf')))
+  assert.is(alone.engine.buffered, 1)
+  assert.is(alone.drops.length, 0)
   engine.handle('a', encodeFlood(newId(), ORIGIN, 8, Buffer.from('max')))
   assert.is(engine.buffered, 2)
   assert.is(decodeFlood(sent.get('b')![0]!, 1024).hopsLeft, 7)

@@ -213,7 +213,7 @@ test('back-pressure: a protocol that does not read holds at most readQueueSize m
     },
   }
   // Keep-alive on a virtual clock: a session stalled by a full queue must not count as
-  // silent. With random() at 0.5, both sides ping at 5 s and every 10 s after.
+  // silent. With random() at 0.5, both sides ping at 7.5 s and every 10 s after.
   const clock = new VirtualClock()
   const timing = { pingInterval: 10_000, readTimeout: 30_000, random: () => 0.5, clock }
   const a = await startServer({ ...timing, protocols: [slowOut, fastOut] })
@@ -224,7 +224,7 @@ test('back-pressure: a protocol that does not read holds at most readQueueSize m
     await within(floodDone, QUICK, 'the sender to write the flood')
     // Three read timeouts of virtual time. B reads nothing, so A hears only B's Pings; B
     // hears nothing at all, but its input waits unread, so that is not silence.
-    await clock.advance(5000)
+    await clock.advance(7500)
     for (let i = 0; i < 9; i++) {
       await waitFor(() => out.lastReceivedAt === clock.now(), QUICK, `B's Ping ${i + 1} at A`)
       await clock.advance(10_000)

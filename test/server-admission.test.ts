@@ -208,7 +208,7 @@ test('a Hello with an all-zero or short nodeId is refused with "invalid node ide
 })
 
 // Keep-alive on the virtual clock: with random() fixed at 0.5 the first Ping goes out at
-// half the interval and the next ones a whole interval apart.
+// three quarters of the interval and the next ones a whole interval apart.
 const KEEPALIVE = { protocols: [proto], pingInterval: 10_000, readTimeout: 30_000, random: () => 0.5 }
 
 test('a raw peer that answers nothing after Hello is pinged, then dropped with "read timeout" 30 s after Hello', async () => {
@@ -222,7 +222,7 @@ test('a raw peer that answers nothing after Hello is pinged, then dropped with "
   assert.not.ok(peer.closed)
   await clock.advance(1)
   assert.is(await within(raw.disconnect, QUICK, 'Disconnect'), DiscReason.ReadTimeout)
-  assert.is(raw.received.filter((m) => m.code === 2).length, 3, 'pinged at 5, 15 and 25 s before giving up')
+  assert.is(raw.received.filter((m) => m.code === 2).length, 3, 'pinged at 7.5, 17.5 and 27.5 s before giving up')
   const event = await within(removed, QUICK, 'peer:removed')
   assert.is(event.reason, DiscReason.ReadTimeout)
   assert.is(event.reasonText, 'read timeout')
@@ -245,8 +245,8 @@ test('a raw peer that only answers Pings stays connected across many read timeou
   const added = nextAdded(server)
   const raw = await rawDial(server, { hello: { caps: [{ name: 'idle', version: 1 }] } })
   const peer = await within(added, QUICK, 'peer:added')
-  // Ten Pings over 95 virtual seconds (three read timeouts); after each, wait for its Pong to land.
-  await clock.advance(5000)
+  // Ten Pings over 97.5 virtual seconds (three read timeouts); after each, wait for its Pong to land.
+  await clock.advance(7500)
   for (let i = 1; i <= 10; i++) {
     await waitFor(() => raw.received.filter((m) => m.code === 2).length === i, QUICK, `Ping ${i}`)
     await waitFor(() => peer.lastReceivedAt === clock.now(), QUICK, `Pong ${i} at the server`)
@@ -263,7 +263,7 @@ test('two servers with the same ping interval and read timeout stay connected ac
   const { out, in: inbound } = await link(a, b)
   const aEvents = recordEvents(a)
   const bEvents = recordEvents(b)
-  await clock.advance(5000)
+  await clock.advance(7500)
   for (let i = 0; i < 10; i++) {
     // Both pinged at this instant: each hears the other's Pong (and Ping) before time moves on.
     await waitFor(() => out.lastReceivedAt === clock.now() && inbound.lastReceivedAt === clock.now(), QUICK, `round ${i}: traffic both ways`)

@@ -30,8 +30,12 @@ export interface Delivery {
   receivedAt: number
 }
 
-/** Why a message was not delivered or relayed. */
-export type DropReason = 'receive-buffer-full' | 'rate-limited' | 'invalid' | 'hop-limit' | 'send-backlog'
+/**
+ * Why a message was not delivered or relayed. `hop-limit`: it arrived with no hops left (or
+ * more than `maxHops`) and was dropped. `last-hop`: it was delivered with one hop left, so
+ * the neighbours beyond were not relayed it — the mesh is deeper than `maxHops` there.
+ */
+export type DropReason = 'receive-buffer-full' | 'rate-limited' | 'invalid' | 'hop-limit' | 'last-hop' | 'send-backlog'
 
 /** Events on `engine.events`. */
 export interface FloodEvents {
@@ -48,7 +52,7 @@ export type Validator = (message: { id: string; origin: string; payload: Uint8Ar
 export interface FloodEngineOptions {
   /** Hex id of this node (so its own messages are never delivered back to it). */
   selfId: string
-  /** Hops a message may travel. @default 16 */
+  /** Hops a message may travel. @default 32 */
   maxHops?: number
   /** Seen-cache bound in entries. @default 32768 */
   seenCacheSize?: number
@@ -99,7 +103,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     delivered: 0,
     duplicates: 0,
     relayed: 0,
-    dropped: { 'receive-buffer-full': 0, 'rate-limited': 0, invalid: 0, 'hop-limit': 0, 'send-backlog': 0 },
+    dropped: { 'receive-buffer-full': 0, 'rate-limited': 0, invalid: 0, 'hop-limit': 0, 'last-hop': 0, 'send-backlog': 0 },
   }
   readonly seen: SeenCache
   readonly receiveBuffer: number
@@ -213,13 +217,18 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     // id must not make the real one look like a duplicate.
     this.seen.seen(idHex)
     this.#deliver({ id: idHex, origin: originHex, payload, from, hops: this.#maxHops - hopsLeft + 1, receivedAt: this.#clock.now() })
-    if (hopsLeft > 1) {
-      const wireOut = RLP.encode([id, origin, hopsLeft - 1, payload])
-      for (const [nid] of this.#neighbours) {
-        if (nid === from || nid === originHex) continue
-        this.#sendTo(nid, wireOut)
-        this.stats.relayed++
+    let wireOut: Uint8Array | undefined
+    for (const [nid] of this.#neighbours) {
+      if (nid === from || nid === originHex) continue
+      if (hopsLeft <= 1) {
+        // Delivered here, but the neighbours beyond cannot be reached within the hop limit:
+        // say so once per message, or a mesh deeper than maxHops loses nodes silently.
+        this.#drop({ reason: 'last-hop', id: idHex, origin: originHex, from })
+        return
       }
+      wireOut ??= RLP.encode([id, origin, hopsLeft - 1, payload])
+      this.#sendTo(nid, wireOut)
+      this.stats.relayed++
     }
   }
 

@@ -2,7 +2,9 @@
  * floodnet: an unstructured overlay with no central server. Nodes join by sending
  * random-walk JOIN_REQs through a bootnode; a node that accepts links to the requester
  * (it dials the requester, or, when the requester does not listen, offers itself and is
- * dialled). Every node keeps `desired` neighbours and floods broadcasts to all of them.
+ * dialled). Every node keeps `desired` neighbours and floods broadcasts to all of them,
+ * and keeps spare addresses (gossiped in SPARES messages) to repair its neighbourhood
+ * through after failures.
  * @module
  */
 import { systemClock, type Clock, type Timer } from '../../lib/clock.js'
@@ -21,9 +23,10 @@ import {
 import { InvalidOptionError } from '../../lib/errors.js'
 import { logger, shortId } from '../../lib/log.js'
 import { pick, type Random } from '../../lib/random.js'
-import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_RATE, JOIN_TOKEN_TTL, JOIN_WINDOW, MAX_MET, MAX_ROUTES } from './constants.js'
+import { DESIRED, JOIN_BACKOFF, JOIN_HOPS, JOIN_MIX_HOPS, JOIN_RATE, JOIN_TOKEN_TTL, JOIN_WINDOW, MAX_MET, MAX_ROUTES, SPARES_INTERVAL, SPARES_RATE } from './constants.js'
 import { FloodEngine, type Delivery, type FloodEngineOptions, type FloodEvents } from './engine.js'
-import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, newToken, type JoinRequest, type RequesterState } from './join.js'
+import { decideJoin, decodeAck, decodeJoin, decodeOffer, dialProblem, encodeAck, encodeJoin, encodeOffer, joinPolicies, newToken, type JoinPolicy, type JoinRequest, type RequesterState } from './join.js'
+import { decodeSpares, encodeSpares, MAX_SPARES_PER_MESSAGE, SpareSet } from './spares.js'
 import { TokenBucket } from './token-bucket.js'
 
 const log = logger('floodnet:topology')
@@ -34,15 +37,22 @@ export enum FloodnetMsg {
   Message = 1,
   JoinAck = 2,
   JoinOffer = 3,
+  Spares = 4,
 }
 
 /** Options of {@link Floodnet}; the flood engine's options apply too. */
 export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   /** Neighbours to keep; also the number of JOIN_REQs sent when joining. @default 5 */
   desired?: number
-  /** Hops a JOIN_REQ travels before it is dropped. @default 5 */
+  /** Hops a JOIN_REQ travels before it is dropped. @default 16 */
   joinHops?: number
-  /** Neighbours (and dials in flight) beyond which a node passes every JOIN_REQ on. @default 2 × desired */
+  /** Hops a JOIN_REQ travels before a node may accept it (the walk mixes first); at most `joinHops`. @default 6 */
+  joinMixHops?: number
+  /**
+   * Neighbours (and dials in flight) beyond which a node passes every JOIN_REQ on; a link
+   * that would take it beyond (an answer to its own walk) is dropped, so it never holds
+   * more, bootstrap links aside. @default 2 × desired
+   */
   maxDegree?: number
   /** enode URLs to join through, and to fall back to when no neighbour is left. @default [] */
   bootnodes?: string[]
@@ -52,6 +62,16 @@ export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
   joinBackoff?: [number, number]
   /** Random source in [0, 1), for seeded simulations. @default Math.random */
   random?: Random
+  /** Whether to link to a JOIN_REQ's requester, once the fixed guards allow it. @default joinPolicies.degree */
+  joinPolicy?: JoinPolicy
+  /**
+   * Keep spare addresses, gossip them, and repair through them after losing a neighbour (or
+   * all of them) rather than only through the remaining neighbours and the bootnodes.
+   * @default true
+   */
+  spares?: boolean
+  /** Mean time between SPARES messages a node sends a random neighbour, ms (jittered ±50%). @default 30000 */
+  sparesInterval?: number
 }
 
 /** Events on `floodnet.events`; the engine's `drop` and `message` events are forwarded. */
@@ -69,6 +89,8 @@ interface Link {
   joins: TokenBucket
   /** Our dials in flight for JOIN_REQs this neighbour handed us. */
   accepts: number
+  /** Rate limit on the SPARES messages this neighbour sends. */
+  spares: TokenBucket
 }
 
 /** A join token we issued: in a JOIN_REQ of ours, or in a JOIN_OFFER we made. */
@@ -97,14 +119,16 @@ interface Token {
  */
 export class Floodnet implements AsyncIterable<Delivery> {
   readonly events = new TypedEvents<FloodnetEvents>()
-  /** The capability to register with the server: `floodnet/2`, four message codes. */
+  /** The capability to register with the server: `floodnet/3`, five message codes. */
   readonly protocol: Protocol
   readonly desired: number
   readonly joinHops: number
+  readonly joinMixHops: number
   readonly maxDegree: number
   #options: FloodnetOptions
   #bootnodes: Enode[]
   #random: Random
+  #policy: JoinPolicy
   #clock: Clock = systemClock
   #joinWindow: number
   #backoff: [number, number]
@@ -125,7 +149,22 @@ export class Floodnet implements AsyncIterable<Delivery> {
    * it once they have others; without these it would be stranded alone for good.
    */
   #met: Enode[] = []
+  #useSpares: boolean
+  #sparesInterval: number
+  readonly #spares = new SpareSet()
+  /**
+   * A neighbour left: until we are back to `desired`, every round joins through a spare (a
+   * random node of the whole overlay, as HyParView refills from its passive view), never
+   * through the remaining neighbours, which may be an island a failure cut off.
+   */
+  #repairViaSpare = false
+  /** The last join through a spare failed to connect: the next one goes to the bootnodes. */
+  #spareFailed = false
+  /** Join rounds since the neighbourhood last changed: each one that follows a round came to nothing. */
+  #stalled = 0
+  #sparesTimer: Timer | undefined
   #timer: Timer | undefined
+  #selfEnode: Enode | undefined
   #started = false
   #stopped = false
 
@@ -133,10 +172,15 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#options = options
     this.desired = positive(options.desired ?? DESIRED, 'desired')
     this.joinHops = positive(options.joinHops ?? JOIN_HOPS, 'joinHops')
+    this.joinMixHops = options.joinMixHops ?? Math.min(JOIN_MIX_HOPS, this.joinHops - 1)
+    if (!Number.isInteger(this.joinMixHops) || this.joinMixHops < 0 || this.joinMixHops >= this.joinHops) {
+      throw new InvalidOptionError('joinMixHops', `must be an integer from 0 to joinHops − 1 (${this.joinHops - 1}), got ${this.joinMixHops}`)
+    }
     this.maxDegree = positive(options.maxDegree ?? 2 * this.desired, 'maxDegree')
     this.#backoff = options.joinBackoff ?? JOIN_BACKOFF
     this.#delay = this.#backoff[0]
     this.#random = options.random ?? Math.random
+    this.#policy = options.joinPolicy ?? joinPolicies.degree
     this.#joinWindow = positive(options.joinWindow ?? JOIN_WINDOW, 'joinWindow')
     this.#bootnodes = (options.bootnodes ?? []).map((url, i) => {
       try {
@@ -145,7 +189,9 @@ export class Floodnet implements AsyncIterable<Delivery> {
         throw new InvalidOptionError('bootnodes', `entry ${i}: ${(err as Error).message}`)
       }
     })
-    this.protocol = { name: 'floodnet', version: 2, length: 4, run: (peer, rw) => this.#run(peer, rw), nodeInfo: () => this.info() }
+    this.#useSpares = options.spares ?? true
+    this.#sparesInterval = positive(options.sparesInterval ?? SPARES_INTERVAL, 'sparesInterval')
+    this.protocol = { name: 'floodnet', version: 3, length: 5, run: (peer, rw) => this.#run(peer, rw), nodeInfo: () => this.info() }
   }
 
   /**
@@ -177,6 +223,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
     return this.#links.size
   }
 
+  /** Links opened only to send our JOIN_REQs through a bootnode; dropped once `desired` other neighbours exist. */
+  get bootstrapLinks(): number {
+    return this.#links.size - this.#realDegree()
+  }
+
   /** Joins through the bootnodes (when given) and keeps `desired` neighbours from now on. */
   start(): void {
     const server = this.#server
@@ -185,6 +236,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#started = true
     for (const node of this.#bootnodes) this.#joinVia(node)
     this.#maintainSoon()
+    if (this.#useSpares) this.#scheduleSpares()
   }
 
   /**
@@ -208,6 +260,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#stopped = true
     this.#clock.clearTimeout(this.#timer)
     this.#timer = undefined
+    this.#clock.clearTimeout(this.#sparesTimer)
+    this.#sparesTimer = undefined
     this.#engine?.close()
   }
 
@@ -225,24 +279,37 @@ export class Floodnet implements AsyncIterable<Delivery> {
     return this.engine[Symbol.asyncIterator]()
   }
 
-  /** Degree, neighbours and counters, for `nodeInfo()` and the simulator. */
-  info(): { degree: number; desired: number; neighbours: string[]; stats: FloodEngine['stats'] | undefined } {
-    return { degree: this.degree, desired: this.desired, neighbours: this.neighbours, stats: this.#engine?.stats }
+  /** Spare addresses known (not neighbours) to repair through. */
+  get spares(): number {
+    return this.#spares.size
+  }
+
+  /** Degree, neighbours, spares and counters, for `nodeInfo()` and the simulator. */
+  info(): { degree: number; desired: number; neighbours: string[]; spares: number; stats: FloodEngine['stats'] | undefined } {
+    return { degree: this.degree, desired: this.desired, neighbours: this.neighbours, spares: this.#spares.size, stats: this.#engine?.stats }
   }
 
   async #run(peer: Peer, rw: MsgReadWriter): Promise<void> {
     const engine = this.engine
     const bootstrap = this.#bootstrapping.delete(peer.id)
-    const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst, () => this.#clock.now()), accepts: 0 }
+    const now = (): number => this.#clock.now()
+    const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst, now), accepts: 0, spares: new TokenBucket(SPARES_RATE.rate, SPARES_RATE.burst, now) }
     const token = this.#dialsWithToken.get(peer.id)
     if (token !== undefined) {
       this.#dialsWithToken.delete(peer.id)
+      if (this.#realDegree() >= this.maxDegree) {
+        // Answers to our own walks came in while we dialled this requester: no room left.
+        log('%s dialled requester %s, but has %d neighbours already: dropped', shortId(this.#server!.id), peer, this.#realDegree())
+        peer.disconnect(DiscReason.TooManyPeers)
+        return
+      }
       // First on the link, so the other side knows which of its joins this link answers.
       rw.writeMsg(FloodnetMsg.JoinAck, encodeAck(token)).catch((err: Error) => log('JOIN_ACK to %s not sent: %s', shortId(peer.id), err.message))
     }
     this.#links.set(peer.id, link)
     const removeNeighbour = engine.addNeighbour(peer.id, (payload) => rw.writeMsg(FloodnetMsg.Message, payload))
     if (!bootstrap) this.#restartBackoff()
+    this.#spareFailed = false
     log('%s neighbour %s added (%s), degree %d', shortId(this.#server!.id), peer, bootstrap ? 'bootstrap' : 'link', this.#links.size)
     this.events.emit('neighbour:added', peer.id)
     this.#degreeChanged()
@@ -252,6 +319,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
       // A newer connection to the same node may have taken this id's place already.
       if (this.#links.get(peer.id) === link) this.#links.delete(peer.id)
       removeNeighbour()
+      if (!bootstrap && this.#useSpares) this.#repairViaSpare = true
       log('%s neighbour %s removed, degree %d', shortId(this.#server!.id), peer, this.#links.size)
       this.events.emit('neighbour:removed', peer.id)
       this.#restartBackoff()
@@ -276,6 +344,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
         const offer = decodeOffer(msg.payload)
         if (!link.joins.take()) return log('%s JOIN_OFFER from %s over its rate limit, dropped', shortId(this.#server!.id), shortId(from))
         this.#onOffer(offer.token, offer.acceptor)
+        return
+      }
+      case FloodnetMsg.Spares: {
+        const spares = decodeSpares(msg.payload)
+        if (!link.spares.take()) return log('%s SPARES from %s over its rate limit, dropped', shortId(this.#server!.id), shortId(from))
+        for (const node of spares) this.#addSpare(node)
       }
     }
   }
@@ -293,6 +367,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
       // No rounds while satisfied: idle ones would keep doubling the delay, so a node that
       // then lost a neighbour would first wait out up to the largest delay.
       this.#restartBackoff()
+      this.#repairViaSpare = false
       for (const link of this.#links.values()) if (link.bootstrap) link.peer.disconnect(DiscReason.Requested)
       return
     }
@@ -339,12 +414,25 @@ export class Floodnet implements AsyncIterable<Delivery> {
       this.#schedule(out[0]! - now)
       return
     }
-    if (this.#links.size === 0) {
-      // No neighbour left: rejoin through the bootnodes, or else through a node met before.
-      const via = this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
-      if (via.length === 0) return
-      for (const node of via) this.#joinVia(node)
-    } else {
+    // Rounds that came to nothing since the neighbourhood last changed.
+    const stalled = this.#stalled++
+    let asked = false
+    if (this.#links.size === 0 || (this.#useSpares && (this.#repairViaSpare || stalled >= 2))) {
+      // Through another contact than our neighbours: we have none, or they may be an island
+      // a failure left, or have nowhere to pass a walk on to. A spare is a random node of
+      // the whole overlay (and rejoins do not all land on the bootnodes); after a spare that
+      // did not answer, the bootnodes, else a node we met.
+      const spare = this.#useSpares && !this.#spareFailed ? this.#pickSpare() : undefined
+      this.#spareFailed = false
+      const via = spare ? [spare] : this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
+      // Bootstrap links of earlier rounds have passed their walks on: one contact at a time.
+      if (via.length > 0) for (const [id, link] of this.#links) if (link.bootstrap && !via.some((n) => n.id === id)) link.peer.disconnect(DiscReason.Requested)
+      for (const node of via) this.#joinVia(node, node === spare)
+      asked = via.length > 0
+      // Nobody to ask: the rounds resume when a neighbour comes.
+      if (!asked && this.#links.size === 0) return
+    }
+    if (!asked) {
       // One walk more than needed: in a settled mesh a walk finds a node that accepts only
       // about half the time, and a neighbour too many is cheaper than a slow repair.
       const walks = missing - out.length + 1
@@ -354,8 +442,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#maintainSoon()
   }
 
-  /** Connects to `node` (as a bootstrap link unless already a neighbour) and sends our JOIN_REQs through it. */
-  #joinVia(node: Enode): void {
+  /**
+   * Connects to `node` (as a bootstrap link unless already a neighbour) and sends our
+   * JOIN_REQs through it. A spare that cannot be reached is forgotten.
+   */
+  #joinVia(node: Enode, spare = false): void {
     const server = this.#server!
     if (node.id === server.id) return
     if (!this.#links.has(node.id)) this.#bootstrapping.add(node.id)
@@ -368,7 +459,41 @@ export class Floodnet implements AsyncIterable<Delivery> {
       .catch((err: Error) => {
         this.#bootstrapping.delete(node.id)
         log('%s join via %s failed: %s', shortId(server.id), shortId(node.id), err.message)
+        if (!spare) return
+        this.#spares.remove(node.id)
+        this.#spareFailed = true
       })
+  }
+
+  /** A spare we may dial now: not a neighbour, not being dialled, an address we would dial. */
+  #pickSpare(): Enode | undefined {
+    return this.#spares.pick(this.#random, (n) => this.#requesterState(n) === 'new' && !this.#bootstrapping.has(n.id) && dialProblem(n, this.#server!.netrestrict) === undefined)
+  }
+
+  #addSpare(node: Enode): void {
+    if (node.id === this.#server!.id || dialProblem(node, this.#server!.netrestrict) !== undefined) return
+    this.#spares.add(node, this.#random)
+  }
+
+  #scheduleSpares(): void {
+    this.#sparesTimer = this.#clock.setTimeout(() => this.#sendSpares(), this.#sparesInterval * (0.5 + this.#random()))
+  }
+
+  /** Tells one random neighbour about ourselves and a few of our spares. */
+  #sendSpares(): void {
+    if (this.#stopped) return
+    this.#scheduleSpares()
+    const ids = [...this.#links.keys()]
+    if (ids.length === 0) return
+    const to = pick(ids, this.#random)
+    const self = this.#self()
+    const entries = this.#spares.sample(MAX_SPARES_PER_MESSAGE, this.#random).filter((n) => n.id !== to)
+    if (self.host !== undefined) entries.unshift(self)
+    if (entries.length === 0) return
+    this.#links
+      .get(to)!
+      .rw.writeMsg(FloodnetMsg.Spares, encodeSpares(entries.slice(0, MAX_SPARES_PER_MESSAGE)))
+      .catch((err: Error) => log('SPARES to %s not sent: %s', shortId(to), err.message))
   }
 
   /**
@@ -378,6 +503,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
    */
   #restartBackoff(): void {
     this.#delay = this.#backoff[0]
+    this.#stalled = 0
     if (this.#timer) {
       this.#clock.clearTimeout(this.#timer)
       this.#timer = undefined
@@ -385,7 +511,9 @@ export class Floodnet implements AsyncIterable<Delivery> {
   }
 
   #self(): Enode {
-    return parseEnode(this.#server!.enode)
+    // The listener's address is fixed once the server runs; parsing hashes the key.
+    this.#selfEnode ??= parseEnode(this.#server!.enode)
+    return this.#selfEnode
   }
 
   /** Sends a JOIN_REQ of ours via `via`, under a fresh token that counts as a walk out for one join window. */
@@ -420,8 +548,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const problem = listens ? dialProblem(requester, server.netrestrict) : undefined
     if (problem) return log('%s JOIN_REQ from %s names requester %s we will not dial (%s), dropped', shortId(server.id), shortId(from), shortId(requester.id), problem)
     if (requester.id === from && listens) this.#remember(requester)
+    // A walk's requester is a node somewhere in the overlay: hearsay, until a dial proves it.
+    if (listens && this.#useSpares) this.#addSpare(requester)
     let pending = 0
     for (const l of this.#links.values()) pending += l.accepts
+    const arrivedWith = Math.min(req.hopsLeft, this.joinHops)
+    const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
     const decision = decideJoin(
       {
         degree: this.#realDegree(),
@@ -430,18 +562,21 @@ export class Floodnet implements AsyncIterable<Delivery> {
         maxDegree: this.maxDegree,
         acceptsViaSender: link.accepts,
         requester: this.#requesterState(requester),
+        hopsLeft: arrivedWith,
+        joinHops: this.joinHops,
+        mixHops: this.joinMixHops,
+        lastStop: arrivedWith <= 1 || candidates.length === 0,
       },
       this.#random(),
+      this.#policy,
     )
     if (decision === 'accept') {
       if (listens) this.#acceptByDial(link, req)
       else this.#acceptByOffer(link, req)
       return
     }
-    const hopsLeft = Math.min(req.hopsLeft, this.joinHops) - 1
-    if (hopsLeft <= 0) return
-    const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
-    if (candidates.length === 0) return
+    const hopsLeft = arrivedWith - 1
+    if (hopsLeft <= 0 || candidates.length === 0) return
     if (!listens) this.#route(req.token, from)
     this.#sendJoin(pick(candidates, this.#random), { ...req, hopsLeft })
   }
@@ -521,6 +656,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
       return
     }
     this.#tokens.delete(token)
+    if (this.#realDegree() > this.maxDegree) {
+      // Our own walks were answered while we accepted others': more neighbours than
+      // maxDegree. (Bootstrap links do not count: they go once we have enough.)
+      log('%s link from %s answers our walk, but we have %d neighbours: dropped', shortId(this.#server!.id), link.peer, this.#realDegree())
+      link.peer.disconnect(DiscReason.TooManyPeers)
+    }
   }
 }
 

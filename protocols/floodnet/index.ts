@@ -3,3 +3,5 @@ export { FloodEngine, decodeFlood, type Delivery, type DropReason, type FloodEng
 export { SeenCache } from './seen-cache.js'
 export { TokenBucket } from './token-bucket.js'
 export * as floodnetDefaults from './constants.js'
+export { decideJoin, joinPolicies, type JoinPolicy, type JoinState } from './join.js'
+export { SpareSet, encodeSpares, decodeSpares, MAX_SPARES, MAX_SPARES_PER_MESSAGE } from './spares.js'

@@ -141,20 +141,68 @@ export interface JoinState {
   /** Our dials in flight for JOIN_REQs the same neighbour handed us. */
   acceptsViaSender: number
   requester: RequesterState
+  /** Hops the walk had left when it reached us, capped at `joinHops`: `joinHops` at its first node, 1 at its last. */
+  hopsLeft: number
+  /** Our `joinHops`: the longest walk we take part in. */
+  joinHops: number
+  /** Our `joinMixHops`: hops a walk travels before a node on it may accept. */
+  mixHops: number
+  /** The walk ends here unless we accept: its last hop, or no neighbour to pass it on to. */
+  lastStop: boolean
 }
 
 /**
- * Accept (link to the requester) or pass the request on along the walk. Below `desired`
- * neighbours a node accepts; above, with probability 1/(degree + 1), so well-linked nodes
- * rarely accept and no node becomes a hub. Dials in flight count against `maxDegree` but
- * never change the rule for a real request, and one neighbour can keep only a few of our
- * dials in flight, so junk requests cannot make a node refuse real ones.
+ * True once a walk has mixed: it has travelled `mixHops` hops (so where it stops no longer
+ * depends on where it started — the entry node, for a newcomer), or it cannot go on.
+ */
+export function walkMixed(s: JoinState): boolean {
+  return s.joinHops - s.hopsLeft >= s.mixHops || s.lastStop
+}
+
+/**
+ * Whether a node that may link to a requester does: the part of the join decision that
+ * shapes the overlay. Pure, so the simulator runs each candidate on the same code.
  * @param random uniform in [0, 1)
  */
-export function decideJoin(s: JoinState, random: number): 'accept' | 'forward' {
+export type JoinPolicy = (s: JoinState, random: number) => boolean
+
+/**
+ * Join policies. `degree` is floodnet's; `seed` is the seed tutorial's, the others the
+ * alternatives it argues against, kept so the simulator can measure them (`npm run sim --
+ * --scenario compare-rules`). Only `degree` waits for the walk to mix.
+ */
+export const joinPolicies = {
+  /**
+   * Once the walk has mixed: below `desired` neighbours accept; at `desired` or above, with
+   * probability 1/((degree + 1)(degree + 1 − desired)). A mixed walk visits a node in
+   * proportion to its degree, so the seed tutorial's 1/(degree + 1) alone let well-linked
+   * nodes accept about as often as the rest, and degrees piled up at `maxDegree` (a third of
+   * 10,000 nodes); dividing by the excess over `desired` keeps them near it.
+   */
+  degree: (s: JoinState, random: number): boolean => walkMixed(s) && (s.degree < s.desired || random < 1 / ((s.degree + 1) * (s.degree + 1 - s.desired))),
+  /** The seed tutorial's rule: below `desired` accept, above with probability 1/(degree + 1), wherever the walk is. */
+  seed: (s: JoinState, random: number): boolean => s.degree < s.desired || random < 1 / (s.degree + 1),
+  /** A walk of fixed length, accepted where it ends. */
+  walk: (s: JoinState): boolean => s.lastStop,
+  /** A fixed probability of accepting, whatever the degree. */
+  fixed:
+    (p: number) =>
+    (_s: JoinState, random: number): boolean =>
+      random < p,
+  /** Exactly `desired` neighbours: accept only below it. */
+  exact: (s: JoinState): boolean => s.degree < s.desired,
+} as const
+
+/**
+ * Accept (link to the requester) or pass the request on along the walk. Never for our own
+ * walk, a neighbour or a node we are dialling; never beyond `maxDegree` links and dials in
+ * flight; and one neighbour can keep only a few of our dials in flight, so junk requests
+ * cannot make a node refuse real ones. Otherwise `policy` decides.
+ * @param random uniform in [0, 1)
+ */
+export function decideJoin(s: JoinState, random: number, policy: JoinPolicy = joinPolicies.degree): 'accept' | 'forward' {
   if (s.requester !== 'new') return 'forward'
   if (s.committed >= s.maxDegree) return 'forward'
   if (s.acceptsViaSender >= MAX_ACCEPTS_PER_NEIGHBOUR) return 'forward'
-  if (s.degree < s.desired) return 'accept'
-  return random < 1 / (s.degree + 1) ? 'accept' : 'forward'
+  return policy(s, random) ? 'accept' : 'forward'
 }
