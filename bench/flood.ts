@@ -1,10 +1,10 @@
 /**
- * Part `flood`, flood latency: runs the floodnet simulator (`examples/floodnet-sim.ts`, real
- * nodes on loopback in one child process) with 100 nodes and 20 messages, three times,
- * and reads the JSON object it prints: delivery ratio, latency p50/p99, transmissions per
- * delivered message. There is no baseline implementation, so the rows carry the
- * absolute targets instead of ratios. When the simulator is missing the part reports so
- * instead of failing.
+ * Part `flood`, flood latency: runs the floodnet simulator (`examples/floodnet-sim.ts`) with
+ * real sockets (`--transport tcp`: real nodes on loopback in one child process), 100 nodes
+ * joining through one entry node and 20 broadcasts, with seeds 1, 2 and 3, and reads the
+ * JSON object it prints: delivery ratio, latency p50/p99, transmissions per delivered
+ * message. There is no baseline implementation, so the rows carry the absolute targets
+ * instead of ratios. When the simulator is missing the part reports so instead of failing.
  * @module
  */
 import { spawn } from 'node:child_process'
@@ -16,20 +16,25 @@ const SIM = fileURLToPath(new URL('../examples/floodnet-sim.ts', import.meta.url
 const NODES = 100
 const MESSAGES = 20
 const RUNS = 3
-const RUN_TIMEOUT_MS = 120_000
+/** A run takes about 110 s on 2 cores: 100 real nodes join one by one, then settle. */
+const RUN_TIMEOUT_MS = 300_000
 
 /** The simulator's figures this part reads. */
 interface SimResult {
-  settled: boolean
-  deliveryRatio: number | null
-  latencyMs: { p50: number | null; p99: number | null }
-  transmissionsPerDelivery: number | null
+  result: {
+    settleMs: number | null
+    broadcasts: {
+      deliveryRatio: number | null
+      latencyMs: { p50: number | null; p99: number | null }
+      transmissionsPerBroadcast: number | null
+    }
+  }
 }
 
 /** Runs the simulator once and parses the last JSON object it prints. */
-function runSim(): Promise<SimResult> {
+function runSim(seed: number): Promise<SimResult> {
   return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', SIM, '--nodes', String(NODES), '--messages', String(MESSAGES)]
+    const args = ['--import', 'tsx', SIM, '--scenario', 'join', '--transport', 'tcp', '--nodes', String(NODES), '--messages', String(MESSAGES), '--seed', String(seed)]
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
@@ -60,12 +65,12 @@ export async function runFlood(): Promise<Row[]> {
   const results: SimResult[] = []
   for (let run = 1; run <= RUNS; run++) {
     progress(`flood: simulator, ${NODES} nodes, ${MESSAGES} messages, run ${run}/${RUNS}`)
-    results.push(await runSim())
+    results.push(await runSim(run))
   }
-  const figure = (pick: (r: SimResult) => number | null): number[] => results.map(pick).map((v) => v ?? NaN)
-  const ratios = figure((r) => r.deliveryRatio)
-  const p99 = stat(figure((r) => r.latencyMs.p99))
-  const unsettled = results.filter((r) => !r.settled).length
+  const figure = (pick: (r: SimResult['result']) => number | null): number[] => results.map((r) => pick(r.result)).map((v) => v ?? NaN)
+  const ratios = figure((r) => r.broadcasts.deliveryRatio)
+  const p99 = stat(figure((r) => r.broadcasts.latencyMs.p99))
+  const unsettled = results.filter((r) => r.result.settleMs === null).length
   const runs = `${RUNS} runs of ${NODES} nodes, ${MESSAGES} messages`
   return [
     {
@@ -77,8 +82,8 @@ export async function runFlood(): Promise<Row[]> {
       targetText: '= 1 every run',
       note: unsettled > 0 ? `${runs}; mesh not settled in ${unsettled}` : runs,
     },
-    { part, metric: 'latency p50', unit: 'ms', ours: stat(figure((r) => r.latencyMs.p50)) },
+    { part, metric: 'latency p50', unit: 'ms', ours: stat(figure((r) => r.broadcasts.latencyMs.p50)) },
     { part, metric: 'latency p99', unit: 'ms', ours: p99, pass: p99.median < 100, targetText: '< 100 ms' },
-    { part, metric: 'transmissions per delivered message', unit: 'msgs', ours: stat(figure((r) => r.transmissionsPerDelivery)) },
+    { part, metric: 'transmissions per delivered message', unit: 'msgs', ours: stat(figure((r) => (r.broadcasts.transmissionsPerBroadcast === null ? null : r.broadcasts.transmissionsPerBroadcast / (NODES - 1)))) },
   ]
 }

@@ -14,9 +14,9 @@ import type { Protocol } from '../lib/protocol.js'
 import { tcpTransport } from '../lib/tcp-transport.js'
 import type { TransportFactory } from '../lib/transport.js'
 import { FloodnetMsg } from '../protocols/floodnet/index.js'
-import { decodeAck, encodeAck, encodeJoin, newToken } from '../protocols/floodnet/join.js'
+import { decodeAck, encodeAck, encodeJoin, encodeOffer, newToken } from '../protocols/floodnet/join.js'
 import { waitFor, within } from './support/net.js'
-import { components, encodeFlood, QUICK, startNode, startRawFloodnet, stopAll, type FloodNode } from './support/floodnet-cluster.js'
+import { components, encodeFlood, QUICK, settle, startNode, startRawFloodnet, stopAll, type FloodNode } from './support/floodnet-cluster.js'
 import { createServer, type Server as NetServer } from 'node:net'
 
 test.after.each(stopAll)
@@ -118,13 +118,36 @@ test('a node that does not listen joins: acceptors offer themselves back along t
   for (let i = 0; i < 5; i++) others.push(await startNode({ floodnet: { ...fast, bootnodes: [entry.server.enode] } }))
   const silent = await startNode({ floodnet: { ...fast, bootnodes: [entry.server.enode] }, server: { listenAddr: null } })
   const all = [entry, ...others, silent]
-  await waitFor(() => silent.net.neighbours.filter((id) => id !== entry.server.id).length >= desired && components(all) === 1, 4 * QUICK, 'the node without a listener to reach desired neighbours, in one overlay')
+  await waitFor(() => silent.net.degree >= desired && silent.net.bootstrapLinks === 0, 4 * QUICK, 'the node without a listener to reach desired neighbours')
   assert.ok(silent.server.peers.every((p) => !p.inbound), 'every link of the node without a listener is one it dialled')
-  // And it takes part: its broadcast reaches every other node.
+  // And it takes part: once no link is coming or going (a flood sent over a link one end has
+  // already dropped is lost, by design), its broadcast reaches every other node.
+  await settle(all, 1, 500, 4 * QUICK)
+  assert.is(components(all), 1, 'one overlay')
   const got = new Set<string>()
   for (const n of [entry, ...others]) n.net.events.on('message', (d) => d.origin === silent.server.id && got.add(n.server.id))
   silent.net.write(Buffer.from('hello from behind a NAT'))
   await waitFor(() => got.size === others.length + 1, QUICK, 'the broadcast to reach everyone')
+})
+
+test('a JOIN_OFFER retraces a walk that passed a node twice: it goes back where the walk first came from', async () => {
+  const y = await startNode()
+  const p = await startRawFloodnet()
+  const q = await startRawFloodnet()
+  const fromP = await p.link(y)
+  const fromQ = await q.link(y)
+  // A walk of a requester that does not listen: P → Y → Q (Y's only other neighbour) → Y → P.
+  const token = newToken()
+  const requester = enode(key(), undefined, undefined)
+  await fromP.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token, requester, hopsLeft: 16 }))
+  await waitFor(() => q.received.some((r) => r.msg.code === FloodnetMsg.JoinReq), QUICK, 'Y to pass the walk to Q')
+  await fromQ.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token, requester, hopsLeft: 14 }))
+  await waitFor(() => p.received.some((r) => r.msg.code === FloodnetMsg.JoinReq), QUICK, 'Y to pass the walk back to P')
+  // The node beyond P accepts: its offer comes back to Y from P, and must not go round the loop.
+  const acceptor = enode(key(), '127.0.0.1', 30303)
+  await fromP.writeMsg(FloodnetMsg.JoinOffer, encodeOffer({ token, acceptor }))
+  await waitFor(() => p.received.some((r) => r.msg.code === FloodnetMsg.JoinOffer), QUICK, 'Y to pass the offer back to P')
+  assert.ok(!q.received.some((r) => r.msg.code === FloodnetMsg.JoinOffer), 'one copy, towards the walk\'s first hop')
 })
 
 /** Wraps floodnet's protocol to count, per message code, what its run reads and writes. */

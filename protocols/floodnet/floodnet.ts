@@ -614,14 +614,18 @@ export class Floodnet implements AsyncIterable<Delivery> {
     via.rw.writeMsg(FloodnetMsg.JoinOffer, encodeOffer({ token: req.token, acceptor: self })).catch((err: Error) => log('JOIN_OFFER not sent: %s', err.message))
   }
 
-  /** Remembers where a walk of a requester that does not listen came from, for its offer. */
+  /**
+   * Remembers where a walk of a requester that does not listen came from, for its offer.
+   * A walk that passes us again keeps the first hop: the way back then skips the loop, and
+   * each hop back leads to a node the walk reached earlier, so the offer cannot circle.
+   */
   #route(token: string, from: string): void {
     const now = this.#clock.now()
     for (const [t, r] of this.#routes) {
       if (r.until > now && this.#routes.size < MAX_ROUTES) break
       this.#routes.delete(t)
     }
-    this.#routes.set(token, { from, until: now + JOIN_TOKEN_TTL })
+    if (!this.#routes.has(token)) this.#routes.set(token, { from, until: now + JOIN_TOKEN_TTL })
   }
 
   /** An offer: ours to take (one dial per walk), or to pass back along the walk. */
