@@ -27,12 +27,13 @@ export const WRITE_SLACK = 256 * 1024
 /**
  * Pings go out on a grid of this many ms: spread over the interval, yet many peers share each
  * wake-up of the event loop, so a node with thousands of peers wakes a few times a second
- * for its keep-alives instead of once per peer.
+ * for its keep-alives instead of once per peer. A short `pingInterval` gets a finer grid
+ * (an eighth of it), so pings still come about as often as asked.
  */
 const PING_GRID = 500
 
-/** The first grid point at or after `time`. */
-const onGrid = (time: number): number => Math.ceil(time / PING_GRID) * PING_GRID
+/** The first point at or after `time` of a grid of `step` ms. */
+const onGrid = (time: number, step: number): number => Math.ceil(time / step) * step
 
 const enum BaseMsg {
   Hello = 0,
@@ -103,6 +104,7 @@ export class Peer {
   #ended: Promise<PeerEnd> | undefined
   #readTimeout: number
   #pingInterval: number
+  #pingGrid: number
   #maxWriteBuffer: number
   /** When the last frame arrived: the read deadline runs from here. */
   #lastRead: number
@@ -130,12 +132,13 @@ export class Peer {
     this.#queues = init.matched.map(() => new MsgQueue(init.readQueueSize, resume))
     this.#readTimeout = init.readTimeout
     this.#pingInterval = init.pingInterval
+    this.#pingGrid = Math.min(PING_GRID, Math.max(1, Math.floor(init.pingInterval / 8)))
     this.#maxWriteBuffer = init.maxWriteBuffer
     this.connectedAt = this.#lastRead = this.#clock.now()
     // The first Ping at a random point of the second half of the interval: peers that
     // connected together (a restart, a burst of joins) do not all ping in the same instant
     // ever after, and none is pinged the moment it arrives.
-    this.#nextPing = onGrid(this.connectedAt + this.#pingInterval * (0.5 + this.#random() / 2))
+    this.#nextPing = onGrid(this.connectedAt + this.#pingInterval * (0.5 + this.#random() / 2), this.#pingGrid)
   }
 
   /** The capabilities running on this session, with their message-id offsets. */
@@ -290,7 +293,7 @@ export class Peer {
     if (now >= this.#nextPing) {
       this.#sendNow(BaseMsg.Ping, EMPTY_LIST)
       // ±25% jitter keeps the pings of many peers spread over the interval.
-      this.#nextPing = onGrid(now + this.#pingInterval * (0.75 + this.#random() / 2))
+      this.#nextPing = onGrid(now + this.#pingInterval * (0.75 + this.#random() / 2), this.#pingGrid)
     }
     this.#schedule()
   }
