@@ -8,6 +8,7 @@ import { Discovery } from '../lib/discover/discovery.js'
 import { IdentityChangedError, NoDiscoveryError } from '../lib/discover/errors.js'
 import { Enr } from '../lib/enr.js'
 import { GethPeer, haveGethpeer } from './support/gethpeer.js'
+import { until } from './support/net.js'
 
 const started: { geth: GethPeer[]; ours: Discovery[] } = { geth: [], ours: [] }
 const t0 = Date.now()
@@ -25,15 +26,6 @@ async function geth(extra: string[] = []): Promise<GethPeer> {
   return g
 }
 
-/** Polls `step` (which may poke the network) until it returns true; `ms` of wall time at most. */
-async function until(what: string, ms: number, step: () => Promise<boolean>): Promise<number> {
-  const start = Date.now()
-  while (!(await step())) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 300))
-  }
-  return Date.now() - start
-}
 
 const has = (ids: Set<string>, want: string[]): boolean => want.every((id) => ids.has(id))
 

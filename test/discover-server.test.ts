@@ -9,7 +9,7 @@ import { sendItems, utf8 } from '../lib/message.js'
 import type { Protocol } from '../lib/protocol.js'
 import { Server, type ServerOptions } from '../lib/index.js'
 import { GethPeer, haveGethpeer } from './support/gethpeer.js'
-import { within } from './support/net.js'
+import { until, within } from './support/net.js'
 
 const started: { geth: GethPeer[]; ours: Server[] } = { geth: [], ours: [] }
 
@@ -36,15 +36,6 @@ async function geth(extra: string[] = []): Promise<GethPeer> {
   return g
 }
 
-/** Polls `check` every 250 ms until it holds; `ms` of wall time at most. Returns the time taken. */
-async function until(what: string, ms: number, check: () => Promise<boolean> | boolean): Promise<number> {
-  const start = Date.now()
-  while (!(await check())) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-  return Date.now() - start
-}
 
 test.after.each(async () => {
   await Promise.all([...started.ours.splice(0).map((s) => s.stop()), ...started.geth.splice(0).map((g) => g.stop())])

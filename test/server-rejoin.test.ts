@@ -7,6 +7,7 @@ import { test } from 'uvu'
 import { generatePrivateKey } from '../lib/crypto/index.js'
 import { Server, type ServerOptions } from '../lib/index.js'
 import { idleProtocol } from './support/servers.js'
+import { until } from './support/net.js'
 
 const started: Server[] = []
 const dirs: string[] = []
@@ -18,15 +19,6 @@ async function ours(options: Partial<ServerOptions> = {}): Promise<Server> {
   return server
 }
 
-/** Polls `check` every 100 ms until it holds; `ms` of wall time at most. Returns the time taken. */
-async function until(what: string, ms: number, check: () => boolean): Promise<number> {
-  const start = Date.now()
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return Date.now() - start
-}
 
 test.after.each(async () => {
   await Promise.all(started.splice(0).map((s) => s.stop()))
@@ -44,7 +36,7 @@ test('a restarted node with a node database rejoins the nodes it knew, with no b
   await a.stop()
   started.splice(started.indexOf(a), 1)
   const again = await ours({ privateKey: key, dataDir: dir })
-  const ms = await until('the restarted node to reconnect to B by itself', 20_000, () => again.peers.some((p) => p.id === b.id))
+  const ms = await until('the restarted node to reconnect to B by itself', 20_000, () => again.peers.some((p) => p.id === b.id), 100)
   console.log(`# restarted node reconnected to a node it knew after ${ms} ms, with no bootnode`)
 })
 

@@ -35,3 +35,17 @@ export async function waitFor(check: () => boolean, ms: number, what: string): P
     await new Promise((r) => setTimeout(r, 10))
   }
 }
+
+/**
+ * Polls `check` (which may itself poke the network, or ask a child process) every `every`
+ * ms until it holds, for at most `ms` of wall time; resolves with the time it took. For
+ * what runs outside this process, where no virtual clock reaches.
+ */
+export async function until(what: string, ms: number, check: () => Promise<boolean> | boolean, every = 250): Promise<number> {
+  const start = Date.now()
+  while (!(await check())) {
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, every))
+  }
+  return Date.now() - start
+}
