@@ -152,7 +152,7 @@ async function grow(o: ScenarioOptions, sim: Simulation, times = steadyArrivals(
   let links = 0
   await arrive(sim, times, (entry) => {
     entry.server.events.on('peer:added', () => (peers = Math.max(peers, entry.server.peerCount)))
-    entry.net.events.on('neighbour:added', () => (links = Math.max(links, entry.net.degree - entry.net.bootstrapLinks)))
+    entry.net.events.on('neighbour:added', () => (links = Math.max(links, entry.net.degree)))
   })
   const lastArrival = sim.now
   const settledAt = await sim.runUntilSettled(o.settleLimit)

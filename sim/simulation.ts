@@ -213,7 +213,7 @@ export class Simulation {
     net.start()
     const node: SimNode = { index, id: server.id, enode: server.enode, server, net, startedAt: this.now }
     net.events.on('neighbour:added', () => {
-      if (node.joinedAt === undefined && net.degree > net.bootstrapLinks) node.joinedAt = this.now
+      if (node.joinedAt === undefined && net.degree > 0) node.joinedAt = this.now
     })
     net.events.on('message', (d) => this.#tracking.get(d.id)?.delivered.set(index, { hops: d.hops, at: this.now, from: d.from }))
     // Read what is delivered, as an application would, so receive buffers do not overflow.

@@ -7,12 +7,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { VirtualClock } from '../lib/clock.js'
 import { DiscReason } from '../lib/disconnect.js'
+import { parseEnode } from '../lib/enode.js'
 import { WriteTimeoutError } from '../lib/errors.js'
 import { generatePrivateKey } from '../lib/crypto/index.js'
 import { WRITE_SLACK } from '../lib/peer.js'
 import type { Protocol } from '../lib/protocol.js'
 import { Server, type PeerRemoved } from '../lib/server.js'
 import { Floodnet, floodnetDefaults, FloodnetMsg } from '../protocols/floodnet/index.js'
+import { encodeJoin, newToken } from '../protocols/floodnet/join.js'
 
 /** The floodnet capability of the node under test, for the hand-driven neighbours. */
 const { version, length } = new Floodnet().protocol
@@ -36,6 +38,9 @@ async function nonReader(): Promise<Server> {
     version,
     length,
     async run(_peer, rw) {
+      // Asks to be an overlay neighbour (a one-hop JOIN_REQ of its own), reads the answer,
+      // and then nothing more.
+      await rw.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token: newToken(), requester: parseEnode(server.enode), hopsLeft: 1 }))
       await rw.readMsg().catch(() => {})
       await released
     },

@@ -239,6 +239,7 @@ test('decideJoin: every branch', () => {
     ['our own walk came back', { requester: 'self', degree: 0, committed: 0 }, 0, 'forward'],
     ['already a neighbour', { requester: 'neighbour', degree: 0, committed: 1 }, 0, 'forward'],
     ['already dialling it', { requester: 'dialing', degree: 0, committed: 1 }, 0, 'forward'],
+    ['a contact (connected, not an overlay link): its link can become one', { requester: 'contact', degree: 0, committed: 0 }, 0, 'accept'],
     ['links and dials in flight at maxDegree', { degree: 2, committed: 10 }, 0, 'forward'],
     ['this neighbour already has MAX_ACCEPTS_PER_NEIGHBOUR of our dials in flight', { degree: 1, committed: 3, acceptsViaSender: MAX_ACCEPTS_PER_NEIGHBOUR }, 0, 'forward'],
     ['below desired, however many dials are in flight below maxDegree', { degree: 2, committed: 9, acceptsViaSender: 1 }, 0.99, 'accept'],

@@ -35,7 +35,7 @@ export interface Delivery {
  * more than `maxHops`) and was dropped. `last-hop`: it was delivered with one hop left, so
  * the neighbours beyond were not relayed it — the mesh is deeper than `maxHops` there.
  */
-export type DropReason = 'receive-buffer-full' | 'rate-limited' | 'invalid' | 'hop-limit' | 'last-hop' | 'send-backlog'
+export type DropReason = 'receive-buffer-full' | 'rate-limited' | 'invalid' | 'hop-limit' | 'last-hop' | 'send-backlog' | 'not-neighbour'
 
 /** Events on `engine.events`. */
 export interface FloodEvents {
@@ -103,7 +103,7 @@ export class FloodEngine implements AsyncIterable<Delivery> {
     delivered: 0,
     duplicates: 0,
     relayed: 0,
-    dropped: { 'receive-buffer-full': 0, 'rate-limited': 0, invalid: 0, 'hop-limit': 0, 'last-hop': 0, 'send-backlog': 0 },
+    dropped: { 'receive-buffer-full': 0, 'rate-limited': 0, invalid: 0, 'hop-limit': 0, 'last-hop': 0, 'send-backlog': 0, 'not-neighbour': 0 },
   }
   readonly seen: SeenCache
   readonly receiveBuffer: number
@@ -179,13 +179,20 @@ export class FloodEngine implements AsyncIterable<Delivery> {
   }
 
   /**
-   * Handles an encoded flood message from neighbour `from`.
+   * Handles an encoded flood message from neighbour `from`; from anyone else it is dropped
+   * (`not-neighbour`).
    * @throws {MessageDecodeError} when it is malformed (the caller drops that neighbour)
    */
   handle(from: string, wire: Uint8Array): void {
     if (this.#closed) return
     const neighbour = this.#neighbours.get(from)
-    if (neighbour && !neighbour.bucket.take()) {
+    if (!neighbour) {
+      // A link that is not an overlay link (a contact) carries no floods: none are sent to
+      // it, and what it sends would escape the per-neighbour rate limit.
+      this.#drop({ reason: 'not-neighbour', from })
+      return
+    }
+    if (!neighbour.bucket.take()) {
       this.#drop({ reason: 'rate-limited', from })
       return
     }

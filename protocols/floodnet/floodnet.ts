@@ -5,6 +5,14 @@
  * dialled). Every node keeps `desired` neighbours and floods broadcasts to all of them,
  * and keeps spare addresses (gossiped in SPARES messages) to repair its neighbourhood
  * through after failures.
+ *
+ * floodnet owns its overlay links: a link is one only once a JOIN_ACK on it named a join
+ * token. Every other session that speaks floodnet — a peer the server dialled from
+ * discovery, a static node, a link dialled only to send walks through — is a contact: walks
+ * may start through it, and a walk's acceptor may turn it into an overlay link with a
+ * JOIN_ACK, but nothing is flooded over it and it does not count towards the degree. So
+ * however many peers discovery fills the server with, the overlay's degree stays within
+ * `maxDegree` and a broadcast costs what the overlay's links cost.
  * @module
  */
 import { systemClock, type Clock, type Timer } from '../../lib/clock.js'
@@ -31,6 +39,9 @@ import { TokenBucket } from './token-bucket.js'
 
 const log = logger('floodnet:topology')
 
+/** How long the session replacing a duplicate overlay link may take to start, ms: about a handshake. */
+const REPLACE_WINDOW = 5000
+
 /** floodnet message codes, relative to the capability. */
 export enum FloodnetMsg {
   JoinReq = 0,
@@ -42,16 +53,16 @@ export enum FloodnetMsg {
 
 /** Options of {@link Floodnet}; the flood engine's options apply too. */
 export interface FloodnetOptions extends Omit<FloodEngineOptions, 'selfId'> {
-  /** Neighbours to keep; also the number of JOIN_REQs sent when joining. @default 5 */
+  /** Overlay neighbours to keep; also the number of JOIN_REQs sent when joining. @default 5 */
   desired?: number
   /** Hops a JOIN_REQ travels before it is dropped. @default 16 */
   joinHops?: number
   /** Hops a JOIN_REQ travels before a node may accept it (the walk mixes first); at most `joinHops`. @default 6 */
   joinMixHops?: number
   /**
-   * Neighbours (and dials in flight) beyond which a node passes every JOIN_REQ on; a link
+   * Overlay links (and dials in flight) beyond which a node passes every JOIN_REQ on; a link
    * that would take it beyond (an answer to its own walk) is dropped, so it never holds
-   * more, bootstrap links aside. @default 2 × desired
+   * more. Contacts do not count. @default 2 × desired
    */
   maxDegree?: number
   /** enode URLs to join through, and to fall back to when no neighbour is left. @default [] */
@@ -83,8 +94,12 @@ export interface FloodnetEvents extends FloodEvents {
 interface Link {
   rw: MsgReadWriter
   peer: Peer
-  /** A link opened only to send JOIN_REQs; dropped once enough real neighbours exist. */
+  /** An overlay link (flooded over, counted in the degree); otherwise a contact. */
+  overlay: boolean
+  /** Dialled by us only to send JOIN_REQs through; closed once `desired` neighbours exist, unless it became an overlay link. */
   bootstrap: boolean
+  /** Removes the link from the flood engine, once it is an overlay link. */
+  unflood?: () => void
   /** Rate limit on the JOIN_REQs and JOIN_OFFERs this neighbour sends: each can make us dial. */
   joins: TokenBucket
   /** Our dials in flight for JOIN_REQs this neighbour handed us. */
@@ -141,6 +156,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #dialsWithToken = new Map<string, string>()
   /** Tokens issued by us, for our walks and our offers. */
   #tokens = new Map<string, Token>()
+  /** Nodes whose overlay link was closed for a duplicate session, until when the new session inherits it. */
+  #replaced = new Map<string, number>()
   /** Where to send a JOIN_OFFER back for a forwarded walk of a requester that does not listen. */
   #routes = new Map<string, { from: string; until: number }>()
   /**
@@ -213,19 +230,26 @@ export class Floodnet implements AsyncIterable<Delivery> {
     return this.#engine
   }
 
-  /** Ids of the current floodnet neighbours. */
+  /** Ids of the current overlay neighbours: the links broadcasts flood over. */
   get neighbours(): string[] {
-    return [...this.#links.keys()]
+    return [...this.#links.values()].filter((l) => l.overlay).map((l) => l.peer.id)
   }
 
-  /** Neighbour count, bootstrap links included. */
+  /** Overlay neighbour count; contacts do not count. */
   get degree(): number {
-    return this.#links.size
+    return this.#degree()
   }
 
-  /** Links opened only to send our JOIN_REQs through a bootnode; dropped once `desired` other neighbours exist. */
+  /** Ids of the sessions floodnet runs on that are not overlay links (discovery's peers, bootstrap links, …). */
+  get contacts(): string[] {
+    return [...this.#links.values()].filter((l) => !l.overlay).map((l) => l.peer.id)
+  }
+
+  /** Links dialled only to send our JOIN_REQs through (a bootnode, a spare); closed once `desired` neighbours exist. */
   get bootstrapLinks(): number {
-    return this.#links.size - this.#realDegree()
+    let n = 0
+    for (const link of this.#links.values()) if (link.bootstrap && !link.overlay) n++
+    return n
   }
 
   /** Joins through the bootnodes (when given) and keeps `desired` neighbours from now on. */
@@ -290,41 +314,76 @@ export class Floodnet implements AsyncIterable<Delivery> {
   }
 
   async #run(peer: Peer, rw: MsgReadWriter): Promise<void> {
-    const engine = this.engine
     const bootstrap = this.#bootstrapping.delete(peer.id)
+    // The server replaces a session when both nodes dialled each other at once: an overlay
+    // link's replacement is the overlay link (no JOIN_ACK comes on it: the tokens are spent).
+    const replacedUntil = this.#replaced.get(peer.id)
+    this.#replaced.delete(peer.id)
+    const inherits = this.#links.get(peer.id)?.overlay === true || (replacedUntil ?? 0) > this.#clock.now()
     const now = (): number => this.#clock.now()
-    const link: Link = { rw, peer, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst, now), accepts: 0, spares: new TokenBucket(SPARES_RATE.rate, SPARES_RATE.burst, now) }
+    const link: Link = { rw, peer, overlay: false, bootstrap, joins: new TokenBucket(JOIN_RATE.rate, JOIN_RATE.burst, now), accepts: 0, spares: new TokenBucket(SPARES_RATE.rate, SPARES_RATE.burst, now) }
     const token = this.#dialsWithToken.get(peer.id)
     if (token !== undefined) {
       this.#dialsWithToken.delete(peer.id)
-      if (this.#realDegree() >= this.maxDegree) {
+      if (this.#degree() >= this.maxDegree) {
         // Answers to our own walks came in while we dialled this requester: no room left.
-        log('%s dialled requester %s, but has %d neighbours already: dropped', shortId(this.#server!.id), peer, this.#realDegree())
+        log('%s dialled requester %s, but has %d neighbours already: dropped', shortId(this.#server!.id), peer, this.#degree())
         peer.disconnect(DiscReason.TooManyPeers)
         return
       }
-      // First on the link, so the other side knows which of its joins this link answers.
-      rw.writeMsg(FloodnetMsg.JoinAck, encodeAck(token)).catch((err: Error) => log('JOIN_ACK to %s not sent: %s', shortId(peer.id), err.message))
     }
     this.#links.set(peer.id, link)
-    const removeNeighbour = engine.addNeighbour(peer.id, (payload) => rw.writeMsg(FloodnetMsg.Message, payload))
-    if (!bootstrap) this.#restartBackoff()
-    this.#spareFailed = false
-    log('%s neighbour %s added (%s), degree %d', shortId(this.#server!.id), peer, bootstrap ? 'bootstrap' : 'link', this.#links.size)
-    this.events.emit('neighbour:added', peer.id)
-    this.#degreeChanged()
+    if (token !== undefined) this.#makeOverlay(link, token)
+    else if (inherits) this.#makeOverlay(link)
+    if (bootstrap) {
+      this.#spareFailed = false
+      // Enough neighbours may have come while we dialled it: then it goes at once.
+      this.#degreeChanged()
+    }
     try {
       for await (const msg of rw) this.#onMessage(link, msg)
     } finally {
       // A newer connection to the same node may have taken this id's place already.
-      if (this.#links.get(peer.id) === link) this.#links.delete(peer.id)
-      removeNeighbour()
-      if (!bootstrap && this.#useSpares) this.#repairViaSpare = true
-      log('%s neighbour %s removed, degree %d', shortId(this.#server!.id), peer, this.#links.size)
-      this.events.emit('neighbour:removed', peer.id)
-      this.#restartBackoff()
-      this.#degreeChanged()
+      const current = this.#links.get(peer.id)
+      if (current === link) this.#links.delete(peer.id)
+      if (link.overlay && current?.overlay && current !== link) link.unflood!()
+      else if (link.overlay) {
+        if (peer.end?.reason === DiscReason.AlreadyConnected) this.#replacedSoon(peer.id)
+        this.#overlayLinkClosed(link)
+      }
     }
+  }
+
+  /**
+   * Makes `link` an overlay link. `ack`: the join token to present first on it, so the other
+   * side knows which of its joins the link answers (we dialled it, or accepted a contact).
+   */
+  #makeOverlay(link: Link, ack?: string): void {
+    const { peer, rw } = link
+    if (ack !== undefined) rw.writeMsg(FloodnetMsg.JoinAck, encodeAck(ack)).catch((err: Error) => log('JOIN_ACK to %s not sent: %s', shortId(peer.id), err.message))
+    link.overlay = true
+    link.unflood = this.engine.addNeighbour(peer.id, (payload) => rw.writeMsg(FloodnetMsg.Message, payload))
+    this.#restartBackoff()
+    this.#spareFailed = false
+    log('%s neighbour %s added, degree %d', shortId(this.#server!.id), peer, this.#degree())
+    this.events.emit('neighbour:added', peer.id)
+    this.#degreeChanged()
+  }
+
+  /** Remembers, for a while, that an overlay link to `id` is being replaced by another session. */
+  #replacedSoon(id: string): void {
+    const now = this.#clock.now()
+    for (const [other, until] of this.#replaced) if (until <= now) this.#replaced.delete(other)
+    this.#replaced.set(id, now + REPLACE_WINDOW)
+  }
+
+  #overlayLinkClosed(link: Link): void {
+    link.unflood!()
+    if (this.#useSpares) this.#repairViaSpare = true
+    log('%s neighbour %s removed, degree %d', shortId(this.#server!.id), link.peer, this.#degree())
+    this.events.emit('neighbour:removed', link.peer.id)
+    this.#restartBackoff()
+    this.#degreeChanged()
   }
 
   #onMessage(link: Link, msg: Msg): void {
@@ -354,21 +413,22 @@ export class Floodnet implements AsyncIterable<Delivery> {
     }
   }
 
-  /** Neighbours that are not bootstrap links. */
-  #realDegree(): number {
+  /** Overlay links. */
+  #degree(): number {
     let n = 0
-    for (const link of this.#links.values()) if (!link.bootstrap) n++
+    for (const link of this.#links.values()) if (link.overlay) n++
     return n
   }
 
   #degreeChanged(): void {
     if (this.#stopped) return
-    if (this.#realDegree() >= this.desired) {
+    if (this.#degree() >= this.desired) {
       // No rounds while satisfied: idle ones would keep doubling the delay, so a node that
       // then lost a neighbour would first wait out up to the largest delay.
       this.#restartBackoff()
       this.#repairViaSpare = false
-      for (const link of this.#links.values()) if (link.bootstrap) link.peer.disconnect(DiscReason.Requested)
+      // Only links we dialled for it: a contact some other part of the server made stays.
+      for (const link of this.#links.values()) if (link.bootstrap && !link.overlay) link.peer.disconnect(DiscReason.Requested)
       return
     }
     this.#maintainSoon()
@@ -406,7 +466,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     if (this.#stopped || !this.#server!.running) return
     const now = this.#clock.now()
     const out = this.#walksOut(now)
-    const missing = this.desired - this.#realDegree()
+    const missing = this.desired - this.#degree()
     if (missing <= 0) return
     if (missing <= out.length) {
       // Enough walks are still out: look again when the first may be given up. Not a failed
@@ -417,33 +477,38 @@ export class Floodnet implements AsyncIterable<Delivery> {
     // Rounds that came to nothing since the neighbourhood last changed.
     const stalled = this.#stalled++
     let asked = false
-    if (this.#links.size === 0 || (this.#useSpares && (this.#repairViaSpare || stalled >= 2))) {
-      // Through another contact than our neighbours: we have none, or they may be an island
-      // a failure left, or have nowhere to pass a walk on to. A spare is a random node of
-      // the whole overlay (and rejoins do not all land on the bootnodes); after a spare that
-      // did not answer, the bootnodes, else a node we met.
+    if (this.#degree() === 0 || (this.#useSpares && (this.#repairViaSpare || stalled >= 2))) {
+      // Through another node than our neighbours: we have none, or they may be an island a
+      // failure left, or have nowhere to pass a walk on to. A spare is a random node of the
+      // whole overlay (and rejoins do not all land on the bootnodes); after a spare that did
+      // not answer, a contact (a peer already connected — discovery's, say — costs no dial),
+      // else the bootnodes, else a node we met.
       const spare = this.#useSpares && !this.#spareFailed ? this.#pickSpare() : undefined
       this.#spareFailed = false
-      const via = spare ? [spare] : this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
+      const contacts = this.contacts
+      const contact = spare || contacts.length === 0 ? undefined : pick(contacts, this.#random)
+      const via = spare ? [spare] : contact ? [] : this.#bootnodes.length > 0 ? this.#bootnodes : this.#met.length > 0 ? [pick(this.#met, this.#random)] : []
+      const through = contact ? [contact] : via.map((n) => n.id)
       // Bootstrap links of earlier rounds have passed their walks on: one contact at a time.
-      if (via.length > 0) for (const [id, link] of this.#links) if (link.bootstrap && !via.some((n) => n.id === id)) link.peer.disconnect(DiscReason.Requested)
+      for (const [id, link] of this.#links) if (link.bootstrap && !link.overlay && through.length > 0 && !through.includes(id)) link.peer.disconnect(DiscReason.Requested)
       for (const node of via) this.#joinVia(node, node === spare)
-      asked = via.length > 0
-      // Nobody to ask: the rounds resume when a neighbour comes.
-      if (!asked && this.#links.size === 0) return
+      if (contact) this.#sendOwnJoins(contact)
+      asked = through.length > 0
+      // Nobody to ask: the rounds resume when a neighbour or a contact comes.
+      if (!asked && this.#degree() === 0) return
     }
     if (!asked) {
       // One walk more than needed: in a settled mesh a walk finds a node that accepts only
       // about half the time, and a neighbour too many is cheaper than a slow repair.
       const walks = missing - out.length + 1
-      const ids = [...this.#links.keys()]
+      const ids = this.neighbours
       for (let i = 0; i < walks; i++) this.#sendOwnJoin(pick(ids, this.#random))
     }
     this.#maintainSoon()
   }
 
   /**
-   * Connects to `node` (as a bootstrap link unless already a neighbour) and sends our
+   * Connects to `node` (as a bootstrap link unless already connected) and sends our
    * JOIN_REQs through it. A spare that cannot be reached is forgotten.
    */
   #joinVia(node: Enode, spare = false): void {
@@ -452,10 +517,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
     if (!this.#links.has(node.id)) this.#bootstrapping.add(node.id)
     server
       .connect(node)
-      .then(() => {
-        const wanted = this.desired - this.#realDegree() - this.#walksOut(this.#clock.now()).length
-        for (let i = 0; i < wanted; i++) this.#sendOwnJoin(node.id)
-      })
+      .then(() => this.#sendOwnJoins(node.id))
       .catch((err: Error) => {
         this.#bootstrapping.delete(node.id)
         log('%s join via %s failed: %s', shortId(server.id), shortId(node.id), err.message)
@@ -463,6 +525,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
         this.#spares.remove(node.id)
         this.#spareFailed = true
       })
+  }
+
+  /** Sends JOIN_REQs of ours through the link to `via`, one per neighbour missing and not already sought by a walk out. */
+  #sendOwnJoins(via: string): void {
+    const wanted = this.desired - this.#degree() - this.#walksOut(this.#clock.now()).length
+    for (let i = 0; i < wanted; i++) this.#sendOwnJoin(via)
   }
 
   /** A spare we may dial now: not a neighbour, not being dialled, an address we would dial. */
@@ -483,7 +551,7 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #sendSpares(): void {
     if (this.#stopped) return
     this.#scheduleSpares()
-    const ids = [...this.#links.keys()]
+    const ids = this.neighbours
     if (ids.length === 0) return
     const to = pick(ids, this.#random)
     const self = this.#self()
@@ -533,7 +601,8 @@ export class Floodnet implements AsyncIterable<Delivery> {
   #requesterState(requester: Enode): RequesterState {
     const server = this.#server!
     if (requester.id === server.id) return 'self'
-    if (this.#links.has(requester.id)) return 'neighbour'
+    const link = this.#links.get(requester.id)
+    if (link) return link.overlay ? 'neighbour' : 'contact'
     if (this.#dialsWithToken.has(requester.id)) return 'dialing'
     return 'new'
   }
@@ -553,11 +622,13 @@ export class Floodnet implements AsyncIterable<Delivery> {
     let pending = 0
     for (const l of this.#links.values()) pending += l.accepts
     const arrivedWith = Math.min(req.hopsLeft, this.joinHops)
+    // Walks go on over contacts too: a contact runs floodnet as well, and a node that is
+    // still joining (whose bootstrap link is a contact here) is the likeliest to accept.
     const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
     const decision = decideJoin(
       {
-        degree: this.#realDegree(),
-        committed: this.#links.size + pending,
+        degree: this.#degree(),
+        committed: this.#degree() + this.bootstrapLinks + pending,
         desired: this.desired,
         maxDegree: this.maxDegree,
         acceptsViaSender: link.accepts,
@@ -571,7 +642,9 @@ export class Floodnet implements AsyncIterable<Delivery> {
       this.#policy,
     )
     if (decision === 'accept') {
-      if (listens) this.#acceptByDial(link, req)
+      const contact = this.#links.get(requester.id)
+      if (contact) this.#makeOverlay(contact, req.token)
+      else if (listens) this.#acceptByDial(link, req)
       else this.#acceptByOffer(link, req)
       return
     }
@@ -593,14 +666,26 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const server = this.#server!
     const requester = req.requester
     via.accepts++
-    this.#dialsWithToken.set(requester.id, req.token)
     log('%s accepts JOIN_REQ of %s', shortId(server.id), shortId(requester.id))
-    server
-      .connect(requester)
-      .catch((err: Error) => log('%s could not dial requester %s: %s', shortId(server.id), shortId(requester.id), err.message))
+    this.#dialWithToken(requester, req.token).finally(() => via.accepts--)
+  }
+
+  /**
+   * Dials `node` for a join; the new link presents `token` first (see {@link #run}). Should
+   * the node connect to us meanwhile, that link is a contact: it becomes the overlay link.
+   */
+  #dialWithToken(node: Enode, token: string): Promise<void> {
+    const server = this.#server!
+    this.#dialsWithToken.set(node.id, token)
+    return server
+      .connect(node)
+      .then((peer) => {
+        const link = this.#links.get(peer.id)
+        if (this.#dialsWithToken.get(node.id) === token && link && !link.overlay) this.#makeOverlay(link, token)
+      })
+      .catch((err: Error) => log('%s could not dial %s for a join: %s', shortId(server.id), shortId(node.id), err.message))
       .finally(() => {
-        via.accepts--
-        if (this.#dialsWithToken.get(requester.id) === req.token) this.#dialsWithToken.delete(requester.id)
+        if (this.#dialsWithToken.get(node.id) === token) this.#dialsWithToken.delete(node.id)
       })
   }
 
@@ -634,15 +719,12 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const mine = this.#tokens.get(token)
     if (mine?.mine) {
       const problem = mine.offerTaken ? 'an offer for this walk was taken already' : dialProblem(acceptor, server.netrestrict)
-      if (problem || this.#requesterState(acceptor) !== 'new') return log('%s JOIN_OFFER of %s not taken: %s', shortId(server.id), shortId(acceptor.id), problem ?? 'already linked or dialling')
+      const state = this.#requesterState(acceptor)
+      if (problem || (state !== 'new' && state !== 'contact')) return log('%s JOIN_OFFER of %s not taken: %s', shortId(server.id), shortId(acceptor.id), problem ?? 'already linked or dialling')
       mine.offerTaken = true
-      this.#dialsWithToken.set(acceptor.id, token)
-      server
-        .connect(acceptor)
-        .catch((err: Error) => log('%s could not dial acceptor %s: %s', shortId(server.id), shortId(acceptor.id), err.message))
-        .finally(() => {
-          if (this.#dialsWithToken.get(acceptor.id) === token) this.#dialsWithToken.delete(acceptor.id)
-        })
+      const contact = this.#links.get(acceptor.id)
+      if (contact) this.#makeOverlay(contact, token)
+      else void this.#dialWithToken(acceptor, token)
       return
     }
     const route = this.#routes.get(token)
@@ -660,12 +742,15 @@ export class Floodnet implements AsyncIterable<Delivery> {
       return
     }
     this.#tokens.delete(token)
-    if (this.#realDegree() > this.maxDegree) {
-      // Our own walks were answered while we accepted others': more neighbours than
-      // maxDegree. (Bootstrap links do not count: they go once we have enough.)
-      log('%s link from %s answers our walk, but we have %d neighbours: dropped', shortId(this.#server!.id), link.peer, this.#realDegree())
+    if (link.overlay) return
+    if (this.#degree() >= this.maxDegree) {
+      // Our own walks were answered while we accepted others': no room left. The other side
+      // already floods over the link, so it goes, even a contact.
+      log('%s link from %s answers our walk, but we have %d neighbours: dropped', shortId(this.#server!.id), link.peer, this.#degree())
       link.peer.disconnect(DiscReason.TooManyPeers)
+      return
     }
+    this.#makeOverlay(link)
   }
 }
 

@@ -127,14 +127,18 @@ export function dialProblem(node: Enode, netrestrict: Netlist | undefined): stri
 /** Dials we may have in flight on behalf of the JOIN_REQs one neighbour handed us. */
 export const MAX_ACCEPTS_PER_NEIGHBOUR = 2
 
-/** Where the requester of a JOIN_REQ stands with us. */
-export type RequesterState = 'self' | 'neighbour' | 'dialing' | 'new'
+/**
+ * Where the requester of a JOIN_REQ stands with us: ourselves, an overlay neighbour, a node
+ * we are dialling for a join, a contact (connected, but not an overlay link: a peer the
+ * server dialled from discovery, say) or a node we have no link to.
+ */
+export type RequesterState = 'self' | 'neighbour' | 'dialing' | 'contact' | 'new'
 
 /** What {@link decideJoin} looks at. */
 export interface JoinState {
-  /** Our neighbours, bootstrap links excluded; dials in flight are not neighbours yet. */
+  /** Our overlay neighbours; dials in flight are not neighbours yet. */
   degree: number
-  /** Every link (bootstrap ones too) plus our dials in flight: bounded by `maxDegree`. */
+  /** Overlay links, links dialled only to send our walks through, and our dials in flight: bounded by `maxDegree`. */
   committed: number
   desired: number
   maxDegree: number
@@ -195,13 +199,14 @@ export const joinPolicies = {
 
 /**
  * Accept (link to the requester) or pass the request on along the walk. Never for our own
- * walk, a neighbour or a node we are dialling; never beyond `maxDegree` links and dials in
+ * walk, a neighbour or a node we are dialling (a contact may be accepted: its link becomes
+ * an overlay link); never beyond `maxDegree` links and dials in
  * flight; and one neighbour can keep only a few of our dials in flight, so junk requests
  * cannot make a node refuse real ones. Otherwise `policy` decides.
  * @param random uniform in [0, 1)
  */
 export function decideJoin(s: JoinState, random: number, policy: JoinPolicy = joinPolicies.degree): 'accept' | 'forward' {
-  if (s.requester !== 'new') return 'forward'
+  if (s.requester !== 'new' && s.requester !== 'contact') return 'forward'
   if (s.committed >= s.maxDegree) return 'forward'
   if (s.acceptsViaSender >= MAX_ACCEPTS_PER_NEIGHBOUR) return 'forward'
   return policy(s, random) ? 'accept' : 'forward'

@@ -11,7 +11,9 @@ import type { Msg, MsgReadWriter } from '../../lib/message.js'
 import type { Peer } from '../../lib/peer.js'
 import type { Protocol } from '../../lib/protocol.js'
 import { Server } from '../../lib/server.js'
-import { Floodnet, type FloodnetOptions } from '../../protocols/floodnet/index.js'
+import { parseEnode } from '../../lib/enode.js'
+import { Floodnet, FloodnetMsg, type FloodnetOptions } from '../../protocols/floodnet/index.js'
+import { decodeAck, encodeJoin, newToken } from '../../protocols/floodnet/join.js'
 import { waitFor, within } from './net.js'
 
 /** Generous deadline for anything that takes a few loopback round trips. */
@@ -141,7 +143,9 @@ export async function settle(cluster: FloodNode[], want: number, quietMs: number
   let lastChange = Date.now()
   const offs = cluster.flatMap((n) => [n.net.events.on('neighbour:added', () => (lastChange = Date.now())), n.net.events.on('neighbour:removed', () => (lastChange = Date.now()))])
   try {
-    await waitFor(() => meshed(cluster, want) && Date.now() - lastChange >= quietMs, deadline, `${cluster.length} nodes to settle with ≥ ${want} neighbours each`)
+    await waitFor(() => meshed(cluster, want) && Date.now() - lastChange >= quietMs, deadline, `${cluster.length} nodes to settle with ≥ ${want} neighbours each`).catch((err: Error) => {
+      throw new Error(`${err.message}; degree/bootstrap/contacts/peers per node: ${cluster.map((n, i) => `${i}:${n.net.degree}/${n.net.bootstrapLinks}/${n.net.contacts.length}/${n.server.peerCount}`).join(' ')}`)
+    })
   } finally {
     for (const off of offs) off()
   }
@@ -187,8 +191,13 @@ export interface RawFloodnet {
   links: Map<string, MsgReadWriter>
   /** Every floodnet message received, with the id of the peer it came from. */
   received: { from: string; msg: Msg }[]
-  /** Dials `target` and resolves with the link once floodnet runs on it. */
-  link(target: FloodNode | RawFloodnet): Promise<MsgReadWriter>
+  /**
+   * Dials `target` and resolves with the link once floodnet runs on it. To a floodnet node
+   * the link is a contact unless `role` is `overlay` (the default): then the raw peer asks
+   * for it with a one-hop JOIN_REQ of its own, and resolves once the node's JOIN_ACK says
+   * it took the link into its overlay (a node below `desired` always does).
+   */
+  link(target: FloodNode | RawFloodnet, role?: 'overlay' | 'contact'): Promise<MsgReadWriter>
 }
 
 /** A started server whose only protocol is a hand-driven floodnet/3 (codes JoinReq, Message, JoinAck, JoinOffer, Spares). */
@@ -217,10 +226,17 @@ export async function startRawFloodnet(): Promise<RawFloodnet> {
     server,
     links,
     received,
-    async link(target) {
+    async link(target, role = 'overlay') {
       const peer = await within(server.connect(target.server.enode), QUICK, 'raw floodnet dial')
       await waitFor(() => links.has(peer.id), QUICK, 'floodnet to run on the raw link')
-      return links.get(peer.id)!
+      const rw = links.get(peer.id)!
+      if (role === 'overlay' && 'net' in target) {
+        const token = newToken()
+        await rw.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token, requester: parseEnode(server.enode), hopsLeft: 1 }))
+        const acked = (): boolean => received.some((r) => r.from === peer.id && r.msg.code === FloodnetMsg.JoinAck && decodeAck(r.msg.payload) === token)
+        await waitFor(acked, QUICK, 'the node to take the raw link into its overlay (its JOIN_ACK)')
+      }
+      return rw
     },
   }
   return raw
