@@ -87,6 +87,13 @@ test('--bootnode host:port joins through the entry node; the entry node, restart
   ann = start('ann')
   assert.is((await ready(ann)).id, a.id, 'the same identity')
   await waitFor(() => of(ann, 'peer').some((e) => e.event === 'added' && (e.id === b.id || e.id === c.id)), STEP, 'the restarted ann to reconnect to bob or cat from what it remembers')
+  // That session is discovery's, a contact to floodnet: ann joins the overlay through it,
+  // and chat floods over overlay links only.
+  await waitFor(() => {
+    ann.proc.stdin.write('/who\n')
+    const who = of(ann, 'who').at(-1)?.members as { id: string; neighbour: boolean }[] | undefined
+    return who !== undefined && who.some((m) => m.neighbour && (m.id === b.id || m.id === c.id))
+  }, STEP, 'the restarted ann to join the overlay through them')
   ann.proc.stdin.write('back again\n')
   await waitFor(() => of(bob, 'message').some((e) => e.text === 'back again') && of(cat, 'message').some((e) => e.text === 'back again'), STEP, 'ann\'s line at bob and cat')
 })

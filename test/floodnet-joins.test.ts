@@ -2,13 +2,14 @@
 // only a curve point at a unicast IP literal, once; junk requests in flight do not make a
 // node refuse real ones; a link that presents a token we never issued is dropped; a node
 // that does not listen still joins (its acceptors offer themselves); stop means stop.
+import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { VirtualClock } from '../lib/clock.js'
 import { generatePrivateKey, publicKeyOf } from '../lib/crypto/index.js'
 import { DiscReason } from '../lib/disconnect.js'
-import { nodeId, type Enode } from '../lib/enode.js'
+import { nodeId, parseEnode, type Enode } from '../lib/enode.js'
 import { ServerStateError } from '../lib/errors.js'
 import type { Protocol } from '../lib/protocol.js'
 import { tcpTransport } from '../lib/tcp-transport.js'
@@ -148,6 +149,28 @@ test('a JOIN_OFFER retraces a walk that passed a node twice: it goes back where 
   await fromP.writeMsg(FloodnetMsg.JoinOffer, encodeOffer({ token, acceptor }))
   await waitFor(() => p.received.some((r) => r.msg.code === FloodnetMsg.JoinOffer), QUICK, 'Y to pass the offer back to P')
   assert.ok(!q.received.some((r) => r.msg.code === FloodnetMsg.JoinOffer), 'one copy, towards the walk\'s first hop')
+})
+
+test('sessions floodnet did not make are contacts: they do not count towards the degree and get no floods; a walk accepted over one makes it an overlay link, with no new session', async () => {
+  const y = await startNode({ floodnet: { desired: 2, maxDegree: 3 } })
+  // Six peers the server is connected to, as discovery's dialer would connect them.
+  const raws = await Promise.all(Array.from({ length: 6 }, () => startRawFloodnet()))
+  const links = await Promise.all(raws.map((r) => r.link(y, 'contact')))
+  await waitFor(() => y.net.contacts.length === 6, QUICK, 'floodnet to run on all six')
+  assert.is(y.net.degree, 0)
+  assert.equal(y.net.neighbours, [])
+  y.net.write(Buffer.from('to the overlay only'))
+  assert.is(y.net.engine.stats.sent, 0, 'nothing flooded over a contact')
+  // A flood from a contact is refused, and counted.
+  await links[0]!.writeMsg(FloodnetMsg.Message, encodeFlood(randomBytes(16), randomBytes(32), 5, Buffer.from('x')))
+  await waitFor(() => y.net.engine.stats.dropped['not-neighbour'] === 1, QUICK, 'the flood from a contact to be refused')
+  assert.is(y.net.engine.stats.delivered, 0)
+  // A one-hop walk of the contact's own: Y, below desired, accepts it on the session there is.
+  const token = newToken()
+  await links[1]!.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token, requester: parseEnode(raws[1]!.server.enode), hopsLeft: 1 }))
+  await waitFor(() => raws[1]!.received.some((r) => r.msg.code === FloodnetMsg.JoinAck && decodeAck(r.msg.payload) === token), QUICK, "Y's JOIN_ACK on the contact's session")
+  assert.equal(y.net.neighbours, [raws[1]!.server.id])
+  assert.is(y.server.peerCount, 6, 'no new session')
 })
 
 /** Wraps floodnet's protocol to count, per message code, what its run reads and writes. */

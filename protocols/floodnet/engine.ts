@@ -179,20 +179,13 @@ export class FloodEngine implements AsyncIterable<Delivery> {
   }
 
   /**
-   * Handles an encoded flood message from neighbour `from`; from anyone else it is dropped
-   * (`not-neighbour`).
+   * Handles an encoded flood message from neighbour `from`.
    * @throws {MessageDecodeError} when it is malformed (the caller drops that neighbour)
    */
   handle(from: string, wire: Uint8Array): void {
     if (this.#closed) return
     const neighbour = this.#neighbours.get(from)
-    if (!neighbour) {
-      // A link that is not an overlay link (a contact) carries no floods: none are sent to
-      // it, and what it sends would escape the per-neighbour rate limit.
-      this.#drop({ reason: 'not-neighbour', from })
-      return
-    }
-    if (!neighbour.bucket.take()) {
+    if (neighbour && !neighbour.bucket.take()) {
       this.#drop({ reason: 'rate-limited', from })
       return
     }
@@ -237,6 +230,11 @@ export class FloodEngine implements AsyncIterable<Delivery> {
       this.#sendTo(nid, wireOut)
       this.stats.relayed++
     }
+  }
+
+  /** Counts and reports a flood message refused unread because its sender is not a neighbour (`not-neighbour`). */
+  refuse(from: string): void {
+    this.#drop({ reason: 'not-neighbour', from })
   }
 
   /** The next delivered message; resolves `undefined` once the engine is closed. */

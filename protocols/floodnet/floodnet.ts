@@ -335,9 +335,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
     this.#links.set(peer.id, link)
     if (token !== undefined) this.#makeOverlay(link, token)
     else if (inherits) this.#makeOverlay(link)
-    if (bootstrap) {
-      this.#spareFailed = false
-      // Enough neighbours may have come while we dialled it: then it goes at once.
+    else {
+      if (bootstrap) this.#spareFailed = false
+      // A contact is a way in for a node short of neighbours (its rounds may have stopped
+      // for want of one); a bootstrap link no longer needed (neighbours came while we
+      // dialled it) goes at once.
       this.#degreeChanged()
     }
     try {
@@ -391,7 +393,10 @@ export class Floodnet implements AsyncIterable<Delivery> {
     const from = link.peer.id
     switch (msg.code) {
       case FloodnetMsg.Message:
-        this.engine.handle(from, msg.payload)
+        // A contact carries no floods: none are sent to it, and what it sends would escape
+        // the per-neighbour rate limit.
+        if (link.overlay) this.engine.handle(from, msg.payload)
+        else this.engine.refuse(from)
         return
       case FloodnetMsg.JoinReq:
         this.#onJoin(link, decodeJoin(msg.payload))
