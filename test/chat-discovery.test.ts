@@ -62,6 +62,13 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+/** Asks `node` for /who and says whether its last answer shows an overlay neighbour. */
+function hasNeighbour(node: ChatProcess): boolean {
+  node.proc.stdin.write('/who\n')
+  const who = of(node, 'who').at(-1)?.members as { neighbour: boolean }[] | undefined
+  return who !== undefined && who.some((m) => m.neighbour)
+}
+
 test('--bootnode host:port joins through the entry node; the entry node, restarted with no bootnode, finds the others again by itself', async () => {
   let ann = start('ann')
   const a = await ready(ann)
@@ -79,6 +86,9 @@ test('--bootnode host:port joins through the entry node; the entry node, restart
     const who = of(ann, 'who').at(-1)?.members as { id: string }[] | undefined
     return who !== undefined && [b.id, c.id].every((id) => who.some((m) => m.id === id))
   }, STEP, 'ann to list bob and cat in /who')
+  // Sessions the dialer made from discovery are contacts to floodnet, and chat floods over
+  // overlay links only: each joins the overlay (three nodes each with a neighbour: one overlay).
+  await waitFor(() => [ann, bob, cat].every((n) => hasNeighbour(n)), STEP, 'ann, bob and cat to be in one overlay')
   bob.proc.stdin.write('hello via an address\n')
   await waitFor(() => of(ann, 'message').some((e) => e.text === 'hello via an address') && of(cat, 'message').some((e) => e.text === 'hello via an address'), STEP, 'bob\'s line at ann and cat')
 
@@ -89,11 +99,7 @@ test('--bootnode host:port joins through the entry node; the entry node, restart
   await waitFor(() => of(ann, 'peer').some((e) => e.event === 'added' && (e.id === b.id || e.id === c.id)), STEP, 'the restarted ann to reconnect to bob or cat from what it remembers')
   // That session is discovery's, a contact to floodnet: ann joins the overlay through it,
   // and chat floods over overlay links only.
-  await waitFor(() => {
-    ann.proc.stdin.write('/who\n')
-    const who = of(ann, 'who').at(-1)?.members as { id: string; neighbour: boolean }[] | undefined
-    return who !== undefined && who.some((m) => m.neighbour && (m.id === b.id || m.id === c.id))
-  }, STEP, 'the restarted ann to join the overlay through them')
+  await waitFor(() => hasNeighbour(ann), STEP, 'the restarted ann to join the overlay through them')
   ann.proc.stdin.write('back again\n')
   await waitFor(() => of(bob, 'message').some((e) => e.text === 'back again') && of(cat, 'message').some((e) => e.text === 'back again'), STEP, 'ann\'s line at bob and cat')
 })

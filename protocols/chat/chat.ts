@@ -303,13 +303,24 @@ export class Chat {
   }
 
   /** Starts flooding over the link to `id`, when chat runs on it and it is an overlay link. */
-  #flood(id: string): void {
+  #flood(id: string, askHistory = true): void {
     const link = this.#links.get(id)
     const overlay = this.#options.overlay
     if (!link || this.#flooding.has(id) || (overlay && !overlay.neighbours.includes(id))) return
     this.#flooding.set(id, this.engine.addNeighbour(id, (payload) => link.rw.writeMsg(ChatMsg.Flood, payload)))
     // We announce ourselves once a broadcast can leave, on the first link that floods.
     if (!this.#announced && !this.#stopped) this.#announce()
+    if (askHistory) this.#askHistory(link)
+  }
+
+  /**
+   * Asks a link that floods for the history, while we still want it. Only such links: what
+   * was said before the link is in the answer, what is said after floods to us over it, so
+   * nothing falls in between (a contact that does not flood could answer, and the lines said
+   * until we are in the overlay would be lost to us).
+   */
+  #askHistory(link: Link): void {
+    if (!this.#stopped && !this.#historyFilled && this.#now() < this.#attachedAt + HISTORY_ASK_WINDOW) void this.#request(link, ChatMsg.GetHistory)
   }
 
   #unflood(id: string): void {
@@ -449,12 +460,10 @@ export class Chat {
     // A newer connection to the same node takes its place, and its flooding too.
     if (this.#links.has(peer.id)) this.#unflood(peer.id)
     this.#links.set(peer.id, link)
-    this.#flood(peer.id)
+    this.#flood(peer.id, false)
+    if (!this.#stopped) void this.#request(link, ChatMsg.GetRoster)
+    if (this.#flooding.has(peer.id)) this.#askHistory(link)
     try {
-      if (!this.#stopped) {
-        void this.#request(link, ChatMsg.GetRoster)
-        if (!this.#historyFilled && now() < this.#attachedAt + HISTORY_ASK_WINDOW) void this.#request(link, ChatMsg.GetHistory)
-      }
       for await (const msg of rw) this.#onMessage(link, msg)
     } finally {
       for (const r of link.requests.values()) this.#settleRequest(link, r)
