@@ -4,7 +4,7 @@
  * same arguments, byte for byte) and, with --out, draws SVG pictures into a directory. Wall
  * time and memory go to stderr, on a line of their own.
  *
- *   npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules --nodes N --seed S [--out DIR]
+ *   npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules|contacts --nodes N --seed S [--out DIR]
  *
  * `--transport rlpx` runs the real RLPx handshake and frames in memory (same results as the
  * default `plain`, slower); `--transport tcp` runs real nodes on loopback sockets on the real
@@ -14,11 +14,11 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { joinPolicies, type FloodnetOptions, type JoinPolicy } from '../protocols/floodnet/index.js'
-import { churnScenario, compareRulesScenario, FAILURE_CHECKPOINTS, failureScenario, flashCrowdScenario, joinScenario, SCENARIO_DEFAULTS, type ScenarioOptions } from '../sim/scenarios.js'
+import { churnScenario, compareRulesScenario, contactsScenario, FAILURE_CHECKPOINTS, failureScenario, flashCrowdScenario, joinScenario, SCENARIO_DEFAULTS, type ScenarioOptions } from '../sim/scenarios.js'
 import type { SimTransport } from '../sim/simulation.js'
 import { barChart, lineChart } from '../sim/svg.js'
 
-const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules [options]
+const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules|contacts [options]
 
   --nodes N[,N…]      nodes, the entry node included (a list runs join once per size)   1000
   --seed S            seed of keys, latencies and every random choice                   1
@@ -40,6 +40,7 @@ const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|c
   --churn P           churn: fraction of the nodes replaced each virtual second         0.01
   --minutes M         churn: virtual minutes                                            30
   --every MS          churn: virtual ms between broadcasts                              10000
+  --contacts K        contacts: sessions each node dials once the overlay stands         8
   --settle-limit MS   virtual ms to wait for the overlay to settle                      600000`
 
 const { values } = parseArgs({
@@ -65,6 +66,7 @@ const { values } = parseArgs({
     churn: { type: 'string', default: '0.01' },
     minutes: { type: 'string', default: '30' },
     every: { type: 'string', default: '10000' },
+    contacts: { type: 'string', default: '8' },
     'settle-limit': { type: 'string', default: String(SCENARIO_DEFAULTS.settleLimit) },
     help: { type: 'boolean', default: false },
   },
@@ -86,7 +88,7 @@ function number(name: string, value: string | undefined, min: number, max = Infi
 }
 
 const scenario = values.scenario!
-if (!['join', 'failure', 'churn', 'flash-crowd', 'compare-rules'].includes(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`)
+if (!['join', 'failure', 'churn', 'flash-crowd', 'compare-rules', 'contacts'].includes(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`)
 const transport = values.transport as SimTransport
 if (!['plain', 'rlpx', 'tcp'].includes(transport)) fail(`--transport must be plain, rlpx or tcp`)
 if (transport === 'tcp' && !['join', 'flash-crowd'].includes(scenario)) fail('--transport tcp runs the join and flash-crowd scenarios only')
@@ -202,6 +204,11 @@ switch (scenario) {
       yMax: 1,
       series: [{ name: 'delivery ratio per broadcast', points: r.series.map((s) => [s.atS / 60, s.deliveryRatio]) }],
     })
+    break
+  }
+  case 'contacts': {
+    const r = await contactsScenario(options(sizes[0]!), number('contacts', values.contacts, 0))
+    result = { nodes: sizes[0], ...r }
     break
   }
   case 'compare-rules': {

@@ -186,6 +186,46 @@ export function flashCrowdScenario(o: ScenarioOptions) {
   return joinScenario(o, Array.from({ length: o.nodes - 1 }, () => Math.floor(random() * 10_000)).sort((a, b) => a - b))
 }
 
+/**
+ * `contacts`: a grown overlay, then every node dials `perNode` random others, as a server's
+ * dialer fills its outbound slots from discovery. Those sessions are floodnet contacts: the
+ * overlay's degree and flood cost should not move, whatever the session count. Reported:
+ * sessions, contacts and floodnet degree per node, broadcasts, and the flood cost had every
+ * session been flooded over (floodnet before it owned its links).
+ */
+export async function contactsScenario(o: ScenarioOptions, perNode: number) {
+  const sim = simulation(o)
+  const growth = await grow(o, sim)
+  const before = describeOverlay(sim, false)
+  const random = scenarioRandom(o.seed, 6)
+  const nodes = sim.alive
+  for (const n of nodes) {
+    for (let i = 0; i < perNode; i++) {
+      const target = nodes[Math.floor(random() * nodes.length)]!
+      // A full target refuses (too many peers), as it would a dialer's candidate.
+      if (target !== n) n.server.connect(target.enode).catch(() => {})
+    }
+  }
+  await sim.runFor(30_000)
+  const sessions = sim.alive.map((n) => n.server.peerCount)
+  const sessionLinks = sessions.reduce((a, b) => a + b, 0) / 2
+  const after = describeOverlay(sim)
+  const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, 7))
+  const strip = ({ histogram: _, ...rest }: ReturnType<typeof summary>) => rest
+  return {
+    ...growth,
+    contactsPerNode: perNode,
+    before: { links: before.links, degree: strip(before.degree) },
+    sessions: strip(summary(sessions)),
+    contacts: strip(summary(sim.alive.map((n) => n.net.contacts.length))),
+    overlay: after,
+    broadcasts: describeBroadcasts(measured),
+    /** 2E − (N − 1) over every session: what a broadcast would cost were every session flooded over. */
+    floodCostIfEverySession: 2 * sessionLinks - (sim.alive.length - 1),
+    connections: connections(sim),
+  }
+}
+
 /** Offsets after a mass failure at which broadcasts measure delivery, virtual ms. */
 export const FAILURE_CHECKPOINTS = [0, 1000, 5000, 30_000]
 

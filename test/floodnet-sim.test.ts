@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { floodnetDefaults } from '../protocols/floodnet/index.js'
 import { Direction } from '../sim/link.js'
-import { failureScenario, joinScenario, SCENARIO_DEFAULTS } from '../sim/scenarios.js'
+import { contactsScenario, failureScenario, joinScenario, SCENARIO_DEFAULTS } from '../sim/scenarios.js'
 import { Scheduler } from '../sim/scheduler.js'
 import { Simulation } from '../sim/simulation.js'
 import { streamPair } from '../sim/stream.js'
@@ -69,6 +69,17 @@ test('half the nodes crash at once (300 nodes): the survivors are one component 
   assert.is(run.survivors, 150)
   assert.ok(run.oneComponentAfterMs !== null && run.oneComponentAfterMs <= 30_000, `one component again within 30 virtual s (after ${run.oneComponentAfterMs} ms)`)
   assert.is(run.broadcastsAfter.deliveryRatio, 1)
+})
+
+test('sessions the dialer adds (8 per node, 300 nodes) are contacts: the overlay keeps its links, degrees stay within maxDegree, floods cost 2E − (N − 1) of overlay links only', async () => {
+  const r = await contactsScenario({ ...SCENARIO_DEFAULTS, nodes: 300, messages: 3, seed: 4 }, 8)
+  assert.ok(r.sessions.mean > r.overlay.degree.mean + 5, `sessions per node ${r.sessions.mean} well above the overlay degree ${r.overlay.degree.mean}`)
+  assert.is(r.overlay.links, r.before.links, 'no overlay link came or went')
+  assert.ok(r.overlay.degree.max <= MAX_DEGREE, `max degree ${r.overlay.degree.max} ≤ maxDegree`)
+  assert.is(r.overlay.components, 1)
+  assert.is(r.broadcasts.deliveryRatio, 1)
+  assert.is(r.broadcasts.floodCostExact, '3/3', 'every broadcast cost exactly 2E − (N − 1) over overlay links')
+  assert.ok(r.floodCostIfEverySession > 2 * r.broadcasts.transmissionsPerBroadcast!, 'flooding every session would cost over twice as much')
 })
 
 test('stream: chunks arrive in order after the link delay, corked writes as one chunk, a FIN after the data written before it', async () => {
