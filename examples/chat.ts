@@ -222,11 +222,19 @@ function who(): void {
 }
 
 function peers(): void {
-  const list = chat.neighbours.map((n) => ({ id: n.id, nick: n.nick ?? null, address: server.peer(n.id)?.remoteAddress ?? null }))
+  // Every session, not just the overlay's: a contact (a discovery dial, a bootnode) is a peer too,
+  // and /connect says "already connected" about it.
+  const neighbours = new Set(chat.neighbours.map((n) => n.id))
+  const list = server.peers
+    .map((p) => ({ id: p.id, nick: nickOf(p.id), address: p.remoteAddress, neighbour: neighbours.has(p.id) }))
+    .sort((a, b) => Number(b.neighbour) - Number(a.neighbour) || a.id.localeCompare(b.id))
   const human =
     list.length === 0
       ? notice('no peers yet: /connect <host:port> (or an enode), or wait for someone to join through you')
-      : [notice(`${list.length} neighbour${list.length === 1 ? '' : 's'}:`), ...list.map((p) => `    ${p.nick === null ? '?' : name(p.id, p.nick)}  ${paint('grey', p.id.slice(0, 8))}  ${p.address ?? ''}`)].join('\n')
+      : [
+          notice(`${list.length} peer${list.length === 1 ? '' : 's'}:`),
+          ...list.map((p) => `    ${p.nick === null ? '?' : name(p.id, p.nick)}  ${paint('grey', p.id.slice(0, 8))}  ${p.address}${p.neighbour ? paint('dim', '  (neighbour)') : ''}`),
+        ].join('\n')
   emit({ type: 'peers', peers: list }, human)
 }
 

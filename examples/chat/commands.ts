@@ -23,7 +23,7 @@ export const COMMANDS: [string, string][] = [
   ['<text>', 'send a line to everyone (start it with // to send one that begins with /)'],
   ['/msg <nick|id> <text>', 'a direct message, sealed to that member; you see when it is delivered'],
   ['/who', 'everyone in the chat, with when they were last heard from'],
-  ['/peers', 'your direct neighbours in the overlay'],
+  ['/peers', 'the nodes you hold a session with, overlay neighbours marked'],
   ['/nick <name>', 'change your nick (1–32 bytes, no spaces)'],
   ['/connect <host:port|enode>', 'join through a node (host:port needs discovery)'],
   ['/help', 'this list'],
