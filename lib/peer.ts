@@ -252,6 +252,10 @@ export class Peer {
       }
       case BaseMsg.Ping:
         this.#sendNow(BaseMsg.Pong, EMPTY_LIST)
+        // That Pong keeps the remote's read deadline fresh as our own Ping would, and its Ping
+        // kept ours: one exchange per interval serves both ends. The timer finds out at its
+        // next wake-up.
+        this.#nextPing = Math.max(this.#nextPing, onGrid(this.#lastRead + this.#pingInterval, this.#pingGrid))
         return
       case BaseMsg.Hello:
         log('%s sent a second Hello', this)

@@ -256,6 +256,28 @@ test('a raw peer that only answers Pings stays connected across many read timeou
   assert.is(server.peerCount, 1)
 })
 
+test('a peer that pings us is answered and not pinged: its Ping and our Pong serve both read deadlines', async () => {
+  const clock = new VirtualClock()
+  const server = await startServer({ ...KEEPALIVE, clock })
+  const events = recordEvents(server)
+  const added = nextAdded(server)
+  const raw = await rawDial(server, { hello: { caps: [{ name: 'idle', version: 1 }] } })
+  await within(added, QUICK, 'peer:added')
+  // The raw peer pings every 7 s, before the server's own first Ping (7.5 s) and then always
+  // less than an interval after the last one: the server only answers. TCP keeps order, so
+  // no Ping of the server's came before the Pong counted.
+  for (let i = 1; i <= 12; i++) {
+    await clock.advance(7000)
+    raw.conn.send(2, Uint8Array.of(0xc0))
+    await waitFor(() => raw.received.filter((m) => m.code === 3).length === i, QUICK, `Pong ${i}`)
+  }
+  assert.is(raw.received.filter((m) => m.code === 2).length, 0, 'no Ping in 84 s')
+  // Once the raw peer falls silent, the server pings a whole interval after the last Ping.
+  await clock.advance(10_000)
+  await waitFor(() => raw.received.filter((m) => m.code === 2).length === 1, QUICK, 'the Ping an interval later')
+  assert.equal(events.removed, [])
+})
+
 test('two servers with the same ping interval and read timeout stay connected across many timeouts', async () => {
   const clock = new VirtualClock()
   const a = await startServer({ ...KEEPALIVE, clock })
