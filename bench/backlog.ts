@@ -9,15 +9,14 @@
  */
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { RLP } from '@ethereumjs/rlp'
 import { generatePrivateKey, Server, type MsgReadWriter, type Protocol } from '../lib/index.js'
 import { Floodnet, floodnetDefaults } from '../protocols/floodnet/index.js'
 import { WRITE_SLACK } from '../lib/peer.js'
 import type { BacklogReport } from './backlog-child.js'
-import { progress, stat, type Row } from './support.js'
+import { childModule, progress, stat, type Row } from './support.js'
 
-const CHILD = fileURLToPath(new URL('./backlog-child.ts', import.meta.url))
+const CHILD = childModule('./backlog-child.ts', import.meta.url)
 const K = 4
 const MESSAGES = 264
 const SIZE = 256 * 1024 - 64
@@ -26,7 +25,7 @@ const MiB = 2 ** 20
 const { version, length } = new Floodnet().protocol
 
 async function run(nonReaders: boolean): Promise<BacklogReport & { honest: number }> {
-  const child = fork(CHILD, [], { execArgv: ['--expose-gc', '--import', 'tsx'] })
+  const child = fork(CHILD.file, [], { execArgv: ['--expose-gc', ...CHILD.execArgv] })
   const next = <T>(): Promise<T> => new Promise((resolve) => child.once('message', (m) => resolve(m as T)))
   const { enode } = await next<{ enode: string }>()
   const servers: Server[] = []

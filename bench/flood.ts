@@ -9,10 +9,9 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { progress, stat, type Row } from './support.js'
+import { childModule, progress, stat, type Row } from './support.js'
 
-const SIM = fileURLToPath(new URL('../examples/floodnet-sim.ts', import.meta.url))
+const SIM = childModule('../examples/floodnet-sim.ts', import.meta.url)
 const NODES = 100
 const MESSAGES = 20
 const RUNS = 3
@@ -34,7 +33,7 @@ interface SimResult {
 /** Runs the simulator once and parses the last JSON object it prints. */
 function runSim(seed: number): Promise<SimResult> {
   return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', SIM, '--scenario', 'join', '--transport', 'tcp', '--nodes', String(NODES), '--messages', String(MESSAGES), '--seed', String(seed)]
+    const args = [...SIM.execArgv, SIM.file, '--scenario', 'join', '--transport', 'tcp', '--nodes', String(NODES), '--messages', String(MESSAGES), '--seed', String(seed)]
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
@@ -61,7 +60,7 @@ function runSim(seed: number): Promise<SimResult> {
 /** Runs the flood part; returns its table rows. */
 export async function runFlood(): Promise<Row[]> {
   const part = 'flood'
-  if (!existsSync(SIM)) return [{ part, metric: `${NODES} nodes, ${MESSAGES} messages`, unit: '', note: 'flood: simulator not available' }]
+  if (!existsSync(SIM.file)) return [{ part, metric: `${NODES} nodes, ${MESSAGES} messages`, unit: '', note: 'flood: simulator not available' }]
   const results: SimResult[] = []
   for (let run = 1; run <= RUNS; run++) {
     progress(`flood: simulator, ${NODES} nodes, ${MESSAGES} messages, run ${run}/${RUNS}`)

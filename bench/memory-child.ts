@@ -10,11 +10,10 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { generatePrivateKey, Server } from '../lib/index.js'
 import { startEthNode, type EthNode } from './ethjs.js'
 import { IDLE_PROTOCOL, startOurNode } from './ours.js'
-import { sleep, within } from './support.js'
+import { childModule, sleep, within } from './support.js'
 
 /** Memory figures of one moment, in bytes. */
 export interface MemorySample {
@@ -66,8 +65,8 @@ process.on('exit', () => {
 })
 
 function spawnDialers(impl: Impl, address: string, count: number): ChildProcess {
-  const self = fileURLToPath(import.meta.url)
-  const child = spawn(process.execPath, ['--import', 'tsx', self, 'dial', impl, address, String(count)], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const self = childModule('./memory-child.ts', import.meta.url)
+  const child = spawn(process.execPath, [...self.execArgv, self.file, 'dial', impl, address, String(count)], { stdio: ['ignore', 'ignore', 'inherit'] })
   liveDialers.add(child)
   child.on('exit', () => liveDialers.delete(child))
   return child

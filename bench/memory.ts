@@ -9,18 +9,17 @@
  * @module
  */
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import type { MemoryReport, MemorySample } from './memory-child.js'
-import { progress, stat, type Row, type Stat } from './support.js'
+import { childModule, progress, stat, type Row, type Stat } from './support.js'
 
 const SESSIONS = 200
 const RUNS = 3
-const CHILD = fileURLToPath(new URL('./memory-child.ts', import.meta.url))
+const CHILD = childModule('./memory-child.ts', import.meta.url)
 
 /** Runs one hub child and returns its report. */
 function runHub(impl: string): Promise<MemoryReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, 'hub', impl, String(SESSIONS)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, ['--expose-gc', ...CHILD.execArgv, CHILD.file, 'hub', impl, String(SESSIONS)], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
     child.on('error', reject)

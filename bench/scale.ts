@@ -16,11 +16,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { loadavg } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import type { BroadcastReport, DialReport, Observation, ScaleCommand } from './scale-child.js'
-import { num, progress, sleep, stat, within, type Row } from './support.js'
+import { childModule, num, progress, sleep, stat, within, type Row } from './support.js'
 
-const CHILD = fileURLToPath(new URL('./scale-child.ts', import.meta.url))
+const CHILD = childModule('./scale-child.ts', import.meta.url)
 const PEERS = 5000
 const DIALERS = 2
 /** Dials in flight per dialer process: together below the hub's 50 pending connections. */
@@ -37,7 +36,7 @@ class Child {
   #waiting: ((message: unknown) => void) | undefined
 
   constructor(args: string[]) {
-    this.process = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.process = spawn(process.execPath, [...CHILD.execArgv, CHILD.file, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.process.on('message', (message) => {
       if (this.#waiting) {
         const resolve = this.#waiting

@@ -7,6 +7,7 @@
  * @module
  */
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 
 /** Median and spread of one figure over its repetitions. */
 export interface Stat {
@@ -245,4 +246,15 @@ export function renderTable(rows: readonly Row[]): string {
 /** Logs progress to stderr so that stdout carries only the table. */
 export function progress(message: string): void {
   process.stderr.write(`[bench] ${message}\n`)
+}
+
+/**
+ * How to start the module at `relative` to `base` (an `import.meta.url`) in a child process:
+ * its compiled `.js` when the bench itself runs compiled (`npm run bench`, which measures the
+ * code as it ships), else the `.ts` through tsx.
+ */
+export function childModule(relative: string, base: string): { file: string; execArgv: string[] } {
+  const compiled = base.endsWith('.js')
+  const file = fileURLToPath(new URL(compiled ? relative.replace(/\.ts$/, '.js') : relative, base))
+  return { file, execArgv: compiled ? [] : ['--import', 'tsx'] }
 }

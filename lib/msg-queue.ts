@@ -12,10 +12,25 @@ export const DEFAULT_READ_QUEUE = 64
 /** Payload bytes a protocol may leave unread before its peer stops reading the socket. */
 export const READ_QUEUE_BYTES = 16 * 1024 * 1024
 
-/** One protocol's unread messages on one peer, with the readers waiting for them. */
-export class MsgQueue implements AsyncIterable<Msg> {
+/** The end of an iteration; one object serves every queue. */
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true })
+
+/**
+ * A reader waiting for the next message: `readMsg` gets the message or the closing error,
+ * an iterator gets an iterator result (and `done` once closed).
+ */
+type Waiter =
+  | { iterating: false; resolve(msg: Msg): void; reject(err: Error): void }
+  | { iterating: true; resolve(result: IteratorResult<Msg>): void; reject(err: Error): void }
+
+/**
+ * One protocol's unread messages on one peer, with the readers waiting for them. It is its
+ * own async iterator: one lives per protocol per peer for the whole session, so the loop
+ * that reads it allocates no iterator, closures or chained promise of its own.
+ */
+export class MsgQueue implements AsyncIterableIterator<Msg> {
   #items: Msg[] = []
-  #waiters: { resolve(msg: Msg): void; reject(err: Error): void }[] = []
+  #waiters: Waiter[] = []
   #error: Error | undefined
   #bytes = 0
   #limit: number
@@ -32,7 +47,8 @@ export class MsgQueue implements AsyncIterable<Msg> {
   push(msg: Msg): boolean {
     const waiter = this.#waiters.shift()
     if (waiter) {
-      waiter.resolve(msg)
+      if (waiter.iterating) waiter.resolve({ value: msg, done: false })
+      else waiter.resolve(msg)
       return true
     }
     this.#items.push(msg)
@@ -50,17 +66,27 @@ export class MsgQueue implements AsyncIterable<Msg> {
   }
 
   readMsg(): Promise<Msg> {
-    const msg = this.#items.shift()
-    if (msg) {
-      this.#bytes -= msg.size
-      if (this.#full && this.#items.length <= this.#limit / 2 && this.#bytes <= READ_QUEUE_BYTES / 2) {
-        this.#full = false
-        this.#onDrain()
-      }
-      return Promise.resolve(msg)
-    }
+    const msg = this.#take()
+    if (msg) return Promise.resolve(msg)
     if (this.#error) return Promise.reject(this.#error)
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }))
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, iterating: false }))
+  }
+
+  /** The next message; once the queue is closed, the end (the closing error ends a loop quietly). */
+  next(): Promise<IteratorResult<Msg>> {
+    const msg = this.#take()
+    if (msg) return Promise.resolve({ value: msg, done: false })
+    if (this.#error) return Promise.resolve(DONE)
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, iterating: true }))
+  }
+
+  /** Leaving a loop early leaves the queue as it is. */
+  return(): Promise<IteratorResult<Msg>> {
+    return Promise.resolve(DONE)
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
   }
 
   /** Fails pending and future reads with `error`; queued messages are dropped. */
@@ -69,24 +95,20 @@ export class MsgQueue implements AsyncIterable<Msg> {
     this.#error = error
     this.#items = []
     this.#bytes = 0
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error)
+    for (const waiter of this.#waiters.splice(0)) {
+      if (waiter.iterating) waiter.resolve(DONE)
+      else waiter.reject(error)
+    }
   }
 
-  /** Iterates until the queue is closed; the closing error ends the loop quietly. */
-  [Symbol.asyncIterator](): AsyncIterator<Msg> {
-    // A plain iterator rather than an async generator: one lives per protocol per peer, and
-    // a suspended generator costs several times its size.
-    const done: IteratorReturnResult<undefined> = { value: undefined, done: true }
-    return {
-      next: () =>
-        this.readMsg().then(
-          (value): IteratorResult<Msg> => ({ value, done: false }),
-          (err: unknown) => {
-            if (err === this.#error) return done
-            throw err
-          },
-        ),
-      return: () => Promise.resolve(done),
+  #take(): Msg | undefined {
+    const msg = this.#items.shift()
+    if (!msg) return undefined
+    this.#bytes -= msg.size
+    if (this.#full && this.#items.length <= this.#limit / 2 && this.#bytes <= READ_QUEUE_BYTES / 2) {
+      this.#full = false
+      this.#onDrain()
     }
+    return msg
   }
 }

@@ -14,7 +14,7 @@ import { Msg, type MsgReadWriter } from './message.js'
 import { MsgQueue } from './msg-queue.js'
 import type { Cap, MatchedProtocol, Protocol } from './protocol.js'
 import type { Random } from './random.js'
-import type { Connection } from './transport.js'
+import type { Connection, ConnectionHandlers } from './transport.js'
 
 const log = logger('devp2p:peer')
 const EMPTY_LIST = Uint8Array.of(0xc0)
@@ -128,8 +128,11 @@ export class Peer {
     this.inbound = init.inbound
     this.trusted = init.trusted
     this.#matched = init.matched
+    // Not `init.readQueueSize` in the closure: the context it shares with `resume`, which
+    // every queue keeps, would hold `init` (the Hello, the options) for the whole session.
+    const { readQueueSize } = init
     const resume = (): void => this.#maybeResume()
-    this.#queues = init.matched.map(() => new MsgQueue(init.readQueueSize, resume))
+    this.#queues = init.matched.map(() => new MsgQueue(readQueueSize, resume))
     this.#readTimeout = init.readTimeout
     this.#pingInterval = init.pingInterval
     this.#pingGrid = Math.min(PING_GRID, Math.max(1, Math.floor(init.pingInterval / 8)))
@@ -185,15 +188,30 @@ export class Peer {
     return this.#ended
   }
 
+  /** The connection's handlers as one small object per session, methods shared, not four closures. */
+  static readonly #Handlers = class implements ConnectionHandlers {
+    readonly #peer: Peer
+    constructor(peer: Peer) {
+      this.#peer = peer
+    }
+    onMessage(code: number, payload: Buffer): void {
+      this.#peer.#onMessage(code, payload)
+    }
+    onError(error: Error): void {
+      this.#peer.#failed(error)
+    }
+    onClose(error?: Error): void {
+      this.#peer.#failed(error)
+    }
+    onDrain(): void {
+      this.#peer.#wakeWriters()
+    }
+  }
+
   // Promise chains rather than async functions: a session lives long, and each suspended
   // async function holds its frame for all that time.
   #run(): Promise<PeerEnd> {
-    this.#conn.setHandlers({
-      onMessage: (code, payload) => this.#onMessage(code, payload),
-      onError: (error) => this.#failed(error),
-      onClose: (error) => this.#failed(error),
-      onDrain: () => this.#wakeWriters(),
-    })
+    this.#conn.setHandlers(new Peer.#Handlers(this))
     this.#schedule()
     const runs = this.#matched.map(({ protocol }, i) => this.#runProtocol(protocol, i))
     this.#conn.resume()

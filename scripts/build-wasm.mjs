@@ -1,7 +1,8 @@
 // Compiles wasm/rlpx-crypto.ts (AssemblyScript) to lib/crypto/rlpx-crypto.wasm, where
 // lib/crypto/wasm.ts loads it under tsx, and copies it to dist/lib/crypto/ for the built
 // package. Run by `npm install`/`npm ci` (prepare), `npm run build` and, when the source
-// is newer than the output, before `npm test` and `npm run bench` (`--if-stale`).
+// is newer than the output, before `npm test` and `npm run bench` (`--if-stale`; the bench
+// copies it into its own build, scripts/build-bench.mjs).
 import { copyFileSync, mkdirSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
