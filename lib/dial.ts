@@ -8,6 +8,7 @@
  * class only applies them on the injected clock.
  * @module
  */
+import { setMaxListeners } from 'node:events'
 import type { Clock, Timer } from './clock.js'
 import type { Enode } from './enode.js'
 import { ServerStateError } from './errors.js'
@@ -56,10 +57,13 @@ export function checkDial(node: Enode, s: DialCheck): DialSkip | undefined {
 
 /**
  * Dials to start from the candidate source: twice the free outbound slots (dials fail
- * often), at most `maxActiveDials` in flight altogether — go-ethereum's freeDialSlots.
+ * often), at most `maxActiveDials` in flight altogether — go-ethereum's freeDialSlots — and
+ * never more than the server has peer slots left. go-ethereum needs no such cap, as its
+ * other peers are inbound and bounded apart; here a protocol's own dials (floodnet's joins)
+ * take slots too, and a dial into a full server only ends in our own "too many peers".
  */
-export function freeDialSlots(maxDialPeers: number, dialPeers: number, dynamicDialing: number, maxActiveDials: number): number {
-  const slots = Math.min(Math.max(0, maxDialPeers - dialPeers) * 2, maxActiveDials)
+export function freeDialSlots(maxDialPeers: number, dialPeers: number, dynamicDialing: number, maxActiveDials: number, peerSlotsLeft: number): number {
+  const slots = Math.min(Math.max(0, maxDialPeers - dialPeers) * 2, maxActiveDials, Math.max(0, peerSlotsLeft))
   return Math.max(0, slots - dynamicDialing)
 }
 
@@ -86,6 +90,8 @@ export interface DialerConfig<P> {
   clock: Clock
   random: Random
   connected(id: string): boolean
+  /** Peers the server may still add: `maxPeers` minus its peers. */
+  peerSlotsLeft(): number
   /** Connects and runs the handshakes; resolves with the added peer. */
   dial(node: DialNode, signal: AbortSignal): Promise<P>
 }
@@ -113,6 +119,8 @@ export class Dialer<P> {
 
   constructor(config: DialerConfig<P>) {
     this.#c = config
+    // Every dial in flight listens on the one stop signal: up to maxActiveDials of them.
+    setMaxListeners(0, this.#abort.signal)
   }
 
   /** Ids of the static nodes. */
@@ -168,9 +176,10 @@ export class Dialer<P> {
     if (s) s.failures = 0
   }
 
-  /** The owner lost a peer: redial it if static, refill its slot if it was a candidate. */
+  /** The owner lost a peer: redial it if static; its slot may take a candidate. */
   peerRemoved(id: string): void {
-    if (this.#dynamicPeers.delete(id)) this.#fill()
+    this.#dynamicPeers.delete(id)
+    this.#fill()
     this.#scheduleRedial(id)
   }
 
@@ -220,7 +229,7 @@ export class Dialer<P> {
       if (until > now) break
       this.#history.delete(id)
     }
-    let free = freeDialSlots(this.#c.maxDialPeers, this.#dynamicPeers.size, this.#dynamic.size, this.#c.maxActiveDials)
+    let free = freeDialSlots(this.#c.maxDialPeers, this.#dynamicPeers.size, this.#dynamic.size, this.#c.maxActiveDials, this.#c.peerSlotsLeft())
     const check: DialCheck = { selfId: this.#c.selfId, connected: this.#c.connected, dialing: this.#dials, netrestrict: this.#c.netrestrict, history: this.#history, now }
     // A source that keeps offering nodes we skip must not hold us here: one pass of at most
     // a few times the free slots.
