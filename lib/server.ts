@@ -118,7 +118,8 @@ export class Server {
       clock,
       random,
       connected: (id) => this.#peers.get(id)?.closed === false,
-      peerSlotsLeft: () => this.#opts.maxPeers - this.#peers.size,
+      dialedPeers: () => this.#untrusted - this.#untrustedInbound,
+      peerSlotsLeft: () => this.#opts.maxPeers - this.#untrusted,
       dial: (node, signal) => this.#dial(node, signal),
     })
   }

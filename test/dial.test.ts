@@ -69,6 +69,7 @@ test('redialDelay: doubles per failure up to the largest, jittered to 50–100%'
 function harness(options: { maxDialPeers?: number; maxActiveDials?: number; maxPeers?: number } = {}) {
   const clock = new VirtualClock(0)
   const connected = new Set<string>()
+  const inbound = new Set<string>()
   const dials: string[] = []
   const pending = new Map<string, { resolve(): void; reject(err: Error): void }>()
   const dialer = new Dialer<string>({
@@ -80,6 +81,7 @@ function harness(options: { maxDialPeers?: number; maxActiveDials?: number; maxP
     clock,
     random: () => 0.999999,
     connected: (id) => connected.has(id),
+    dialedPeers: () => [...connected].filter((id) => !inbound.has(id)).length,
     peerSlotsLeft: () => (options.maxPeers ?? 25) - connected.size,
     dial: (n) =>
       new Promise<string>((resolve, reject) => {
@@ -103,13 +105,15 @@ function harness(options: { maxDialPeers?: number; maxActiveDials?: number; maxP
   }
   const drop = async (id: string): Promise<void> => {
     connected.delete(id)
+    inbound.delete(id)
     dialer.peerRemoved(id)
     await clock.advance(0)
   }
   const taken = (): string[] => dials.splice(0)
-  /** A peer the dialer did not make (inbound, or a protocol's own dial). */
-  const other = (id: string): void => {
+  /** A peer the dialer's candidates did not make: inbound, or dialled for someone else (`connect()`, a protocol). */
+  const other = (id: string, direction: 'inbound' | 'outbound'): void => {
     connected.add(id)
+    if (direction === 'inbound') inbound.add(id)
   }
   return { clock, dialer, settle, drop, taken, pending, other }
 }
@@ -149,8 +153,8 @@ test('Dialer rounds: candidates fill 2 × free slots; a failed candidate is not 
 
 test('Dialer: candidates take only the peer slots the server has left; a slot freed by any peer is refilled', async () => {
   const h = harness({ maxDialPeers: 4, maxPeers: 3 })
-  h.other(node(20).id)
-  h.other(node(21).id)
+  h.other(node(20).id, 'inbound')
+  h.other(node(21).id, 'inbound')
   h.dialer.setCandidates(source([node(1), node(2), node(3), node(4)]))
   await h.clock.advance(0)
   assert.equal(h.taken(), [node(1).id], 'one slot left of three: one dial, not eight')
@@ -159,6 +163,18 @@ test('Dialer: candidates take only the peer slots the server has left; a slot fr
   assert.equal(h.taken(), [], 'full: no dial it would refuse itself')
   await h.drop(node(20).id)
   assert.equal(h.taken(), [node(2).id], 'an inbound peer left: its slot is dialled')
+})
+
+test('Dialer: peers dialled for others (connect(), a protocol) take outbound slots too, as go-ethereum counts static dials', async () => {
+  const h = harness({ maxDialPeers: 3 })
+  h.other(node(20).id, 'outbound')
+  h.other(node(21).id, 'outbound')
+  h.other(node(22).id, 'inbound')
+  h.dialer.setCandidates(source([node(1), node(2), node(3), node(4)]))
+  await h.clock.advance(0)
+  assert.equal(h.taken(), [node(1).id, node(2).id], 'one outbound slot of three left: two dials')
+  await h.drop(node(20).id)
+  assert.equal(h.taken(), [node(3).id, node(4).id], 'a dialled peer left: two more for its slot')
 })
 
 test('Dialer: an empty source is asked again each second while slots are free', async () => {
