@@ -4,7 +4,7 @@
  * same arguments, byte for byte) and, with --out, draws SVG pictures into a directory. Wall
  * time and memory go to stderr, on a line of their own.
  *
- *   npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules|contacts --nodes N --seed S [--out DIR]
+ *   npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules|contacts|discovery --nodes N --seed S [--out DIR]
  *
  * `--transport rlpx` runs the real RLPx handshake and frames in memory (same results as the
  * default `plain`, slower); `--transport tcp` runs real nodes on loopback sockets on the real
@@ -14,11 +14,11 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { joinPolicies, type FloodnetOptions, type JoinPolicy } from '../protocols/floodnet/index.js'
-import { churnScenario, compareRulesScenario, contactsScenario, FAILURE_CHECKPOINTS, failureScenario, flashCrowdScenario, joinScenario, SCENARIO_DEFAULTS, type ScenarioOptions } from '../sim/scenarios.js'
+import { churnScenario, compareRulesScenario, contactsScenario, discoveryScenario, FAILURE_CHECKPOINTS, failureScenario, flashCrowdScenario, joinScenario, SCENARIO_DEFAULTS, type ScenarioOptions } from '../sim/scenarios.js'
 import type { SimTransport } from '../sim/simulation.js'
 import { barChart, lineChart } from '../sim/svg.js'
 
-const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules|contacts [options]
+const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|compare-rules|contacts|discovery [options]
 
   --nodes N[,N…]      nodes, the entry node included (a list runs join once per size)   1000
   --seed S            seed of keys, latencies and every random choice                   1
@@ -41,6 +41,7 @@ const USAGE = `usage: npm run sim -- --scenario join|failure|churn|flash-crowd|c
   --minutes M         churn: virtual minutes                                            30
   --every MS          churn: virtual ms between broadcasts                              10000
   --contacts K        contacts: sessions each node dials once the overlay stands         8
+  --run MS            discovery: virtual ms the dialers run after the overlay settled    60000
   --settle-limit MS   virtual ms to wait for the overlay to settle                      600000`
 
 const { values } = parseArgs({
@@ -67,6 +68,7 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '30' },
     every: { type: 'string', default: '10000' },
     contacts: { type: 'string', default: '8' },
+    run: { type: 'string', default: '60000' },
     'settle-limit': { type: 'string', default: String(SCENARIO_DEFAULTS.settleLimit) },
     help: { type: 'boolean', default: false },
   },
@@ -88,7 +90,7 @@ function number(name: string, value: string | undefined, min: number, max = Infi
 }
 
 const scenario = values.scenario!
-if (!['join', 'failure', 'churn', 'flash-crowd', 'compare-rules', 'contacts'].includes(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`)
+if (!['join', 'failure', 'churn', 'flash-crowd', 'compare-rules', 'contacts', 'discovery'].includes(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`)
 const transport = values.transport as SimTransport
 if (!['plain', 'rlpx', 'tcp'].includes(transport)) fail(`--transport must be plain, rlpx or tcp`)
 if (transport === 'tcp' && !['join', 'flash-crowd'].includes(scenario)) fail('--transport tcp runs the join and flash-crowd scenarios only')
@@ -208,6 +210,11 @@ switch (scenario) {
   }
   case 'contacts': {
     const r = await contactsScenario(options(sizes[0]!), number('contacts', values.contacts, 0))
+    result = { nodes: sizes[0], ...r }
+    break
+  }
+  case 'discovery': {
+    const r = await discoveryScenario(options(sizes[0]!), number('run', values.run, 0))
     result = { nodes: sizes[0], ...r }
     break
   }

@@ -8,6 +8,7 @@
  * class only applies them on the injected clock.
  * @module
  */
+import { setMaxListeners } from 'node:events'
 import type { Clock, Timer } from './clock.js'
 import type { Enode } from './enode.js'
 import { ServerStateError } from './errors.js'
@@ -55,11 +56,14 @@ export function checkDial(node: Enode, s: DialCheck): DialSkip | undefined {
 }
 
 /**
- * Dials to start from the candidate source: twice the free outbound slots (dials fail
- * often), at most `maxActiveDials` in flight altogether — go-ethereum's freeDialSlots.
+ * Dials to start from the candidate source: twice the outbound slots not taken by peers we
+ * dialled (dials fail often), at most `maxActiveDials` in flight altogether — go-ethereum's
+ * freeDialSlots — and never more than the server has peer slots left: a protocol's dials
+ * (floodnet's joins) may go beyond the outbound slots, and a dial into a full server would
+ * only end in our own "too many peers".
  */
-export function freeDialSlots(maxDialPeers: number, dialPeers: number, dynamicDialing: number, maxActiveDials: number): number {
-  const slots = Math.min(Math.max(0, maxDialPeers - dialPeers) * 2, maxActiveDials)
+export function freeDialSlots(maxDialPeers: number, dialPeers: number, dynamicDialing: number, maxActiveDials: number, peerSlotsLeft: number): number {
+  const slots = Math.min(Math.max(0, maxDialPeers - dialPeers) * 2, maxActiveDials, Math.max(0, peerSlotsLeft))
   return Math.max(0, slots - dynamicDialing)
 }
 
@@ -86,6 +90,15 @@ export interface DialerConfig<P> {
   clock: Clock
   random: Random
   connected(id: string): boolean
+  /**
+   * Peers we dialled, whoever asked for the dial (candidates, static nodes, `connect()`, a
+   * protocol's own): all take the outbound slots, as go-ethereum counts its static and
+   * dynamic dials alike. Counting only the candidates' would let the rest crowd out the room
+   * kept for inbound peers.
+   */
+  dialedPeers(): number
+  /** Peers the server may still add: `maxPeers` minus its peers. */
+  peerSlotsLeft(): number
   /** Connects and runs the handshakes; resolves with the added peer. */
   dial(node: DialNode, signal: AbortSignal): Promise<P>
 }
@@ -104,7 +117,6 @@ export class Dialer<P> {
   #queue: (() => void)[] = []
   #dials = new Map<string, Promise<P>>()
   #dynamic = new Set<string>()
-  #dynamicPeers = new Set<string>()
   #history = new Map<string, number>()
   #static = new Map<string, StaticNode>()
   #abort = new AbortController()
@@ -113,6 +125,8 @@ export class Dialer<P> {
 
   constructor(config: DialerConfig<P>) {
     this.#c = config
+    // Every dial in flight listens on the one stop signal: up to maxActiveDials of them.
+    setMaxListeners(0, this.#abort.signal)
   }
 
   /** Ids of the static nodes. */
@@ -168,9 +182,9 @@ export class Dialer<P> {
     if (s) s.failures = 0
   }
 
-  /** The owner lost a peer: redial it if static, refill its slot if it was a candidate. */
+  /** The owner lost a peer: redial it if static; its slot may take a candidate. */
   peerRemoved(id: string): void {
-    if (this.#dynamicPeers.delete(id)) this.#fill()
+    this.#fill()
     this.#scheduleRedial(id)
   }
 
@@ -220,7 +234,7 @@ export class Dialer<P> {
       if (until > now) break
       this.#history.delete(id)
     }
-    let free = freeDialSlots(this.#c.maxDialPeers, this.#dynamicPeers.size, this.#dynamic.size, this.#c.maxActiveDials)
+    let free = freeDialSlots(this.#c.maxDialPeers, this.#c.dialedPeers(), this.#dynamic.size, this.#c.maxActiveDials, this.#c.peerSlotsLeft())
     const check: DialCheck = { selfId: this.#c.selfId, connected: this.#c.connected, dialing: this.#dials, netrestrict: this.#c.netrestrict, history: this.#history, now }
     // A source that keeps offering nodes we skip must not hold us here: one pass of at most
     // a few times the free slots.
@@ -241,7 +255,6 @@ export class Dialer<P> {
     this.dial(node).then(
       () => {
         this.#dynamic.delete(node.id)
-        if (this.#c.connected(node.id)) this.#dynamicPeers.add(node.id)
         this.#fill()
       },
       (err: Error) => {

@@ -118,6 +118,8 @@ export class Server {
       clock,
       random,
       connected: (id) => this.#peers.get(id)?.closed === false,
+      dialedPeers: () => this.#untrusted - this.#untrustedInbound,
+      peerSlotsLeft: () => this.#opts.maxPeers - this.#untrusted,
       dial: (node, signal) => this.#dial(node, signal),
     })
   }
@@ -264,9 +266,11 @@ export class Server {
 
   async #startDiscovery(host: string, udpPort: number, tcpPort: number): Promise<void> {
     const o = this.#opts
+    const transport = await this.#transport.bindUdp?.(host, udpPort)
     const discovery = new Discovery({
       privateKey: o.privateKey,
       bind: { host, port: udpPort },
+      ...(transport && { transport }),
       tcpPort,
       bootnodes: o.bootnodes,
       ...(o.dataDir !== undefined && { dataDir: o.dataDir }),

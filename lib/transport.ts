@@ -7,6 +7,7 @@
  * @module
  */
 import type { Clock } from './clock.js'
+import type { UdpTransport } from './discover/transport.js'
 
 /** What a connection reports upward once started. */
 export interface ConnectionHandlers {
@@ -100,6 +101,12 @@ export interface Transport {
    * @throws {DialError} / {@link DialTimeoutError} when the connection cannot be made
    */
   dial(host: string, port: number, remoteKey: Buffer, options: { timeout: number; signal: AbortSignal }): Promise<Connection>
+  /**
+   * Binds the datagram socket discovery runs on, at `host:port` beside the listener.
+   * Optional: without it discovery binds a UDP socket of its own; the simulator's transport
+   * gives one on its in-memory network.
+   */
+  bindUdp?(host: string, port: number): Promise<UdpTransport>
 }
 
 /** Makes the transport a server uses; `tcpTransport` by default. */

@@ -4,11 +4,13 @@
  * host gets its own view of the clock, so that when the host crashes its timers stop
  * firing with it, and a {@link TransportFactory} that a real `Server` takes as its
  * `transport` option: `plain` (keys swapped in the clear, messages as objects) or `rlpx`
- * (the real RLPx handshake and frames over the in-memory stream).
+ * (the real RLPx handshake and frames over the in-memory stream). Discovery's datagrams
+ * travel the same network, after the same pair latencies.
  * @module
  */
 import type { Clock, Timer, VirtualClock } from '../lib/clock.js'
 import { publicKeyOf } from '../lib/crypto/index.js'
+import type { UdpAddress, UdpTransport } from '../lib/discover/transport.js'
 import { DialError, DialTimeoutError } from '../lib/errors.js'
 import { seededRandom, type Random } from '../lib/random.js'
 import { RLPxConnection, type ByteStream } from '../lib/rlpx/connection.js'
@@ -80,9 +82,13 @@ export class SimNetwork {
   readonly model: LinkModel
   readonly kind: ConnectionKind
   readonly stats: NetworkStats = { dials: 0, refused: 0, accepted: 0 }
+  /** Datagrams sent (discovery's), and their bytes. */
+  readonly datagrams = { packets: 0, bytes: 0 }
   #seed: number
   #hosts: SimHost[] = []
   #byIp = new Map<string, SimHost>()
+  /** Bound datagram sockets by `ip|port`. */
+  #udp = new Map<string, SimDatagrams>()
 
   constructor(init: { clock: VirtualClock; seed: number; model: LinkModel; kind: ConnectionKind }) {
     this.clock = init.clock
@@ -140,7 +146,28 @@ export class SimNetwork {
         }
       },
       dial: (ip, port, remoteKey, options) => this.#dial(host, ip, port, options, (stream) => wrap(stream, remoteKey)),
+      bindUdp: async (_host, port) => this.#bindUdp(host, port),
     }
+  }
+
+  #bindUdp(host: SimHost, port: number): UdpTransport {
+    const key = `${host.ip}|${port}`
+    if (this.#udp.has(key)) throw Object.assign(new Error(`address in use: ${host.ip}:${port} (UDP)`), { code: 'EADDRINUSE' })
+    const socket = new SimDatagrams(host, { address: host.ip, port }, (data, to) => this.#sendDatagram(host, socket, data, to), () => this.#udp.delete(key))
+    this.#udp.set(key, socket)
+    return socket
+  }
+
+  /** A datagram arrives after the pair's latency, unless its target is down or unbound; none is lost on the way. */
+  #sendDatagram(from: SimHost, socket: SimDatagrams, data: Uint8Array, to: UdpAddress): void {
+    this.datagrams.packets++
+    this.datagrams.bytes += data.length
+    const target = this.#byIp.get(to.address)
+    if (!target) return
+    const copy = Buffer.from(data)
+    this.clock.setTimeout(() => {
+      if (target.alive) this.#udp.get(`${to.address}|${to.port}`)?.receive(copy, socket.local)
+    }, pairLatency(this.model, this.#seed, from.index, target.index))
   }
 
   /**
@@ -211,5 +238,36 @@ export class SimNetwork {
     from.streams.add(pair[0])
     to.streams.add(pair[1])
     return pair
+  }
+}
+
+/** A datagram socket on a simulated host; sends go through the network, and stop when the host dies. */
+class SimDatagrams implements UdpTransport {
+  #handler: ((data: Buffer, from: UdpAddress) => void) | undefined
+  #closed = false
+
+  constructor(
+    readonly host: SimHost,
+    readonly local: UdpAddress,
+    readonly sendVia: (data: Uint8Array, to: UdpAddress) => void,
+    readonly onClose: () => void,
+  ) {}
+
+  send(data: Uint8Array, to: UdpAddress): void {
+    if (!this.#closed && this.host.alive) this.sendVia(data, to)
+  }
+
+  onMessage(handler: (data: Buffer, from: UdpAddress) => void): void {
+    this.#handler = handler
+  }
+
+  receive(data: Buffer, from: UdpAddress): void {
+    if (!this.#closed) this.#handler?.(data, from)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.onClose()
   }
 }

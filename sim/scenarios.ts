@@ -49,8 +49,8 @@ function scenarioRandom(seed: number, salt: number): Random {
   return seededRandom(mix(seed, 0x5ce9, salt))
 }
 
-function simulation(o: ScenarioOptions, floodnet = o.floodnet): Simulation {
-  return new Simulation({ seed: o.seed, transport: o.transport, link: o.link, floodnet })
+function simulation(o: ScenarioOptions, floodnet = o.floodnet, discovery = false): Simulation {
+  return new Simulation({ seed: o.seed, transport: o.transport, link: o.link, floodnet, discovery })
 }
 
 /** Starts the entry node, then `n − 1` nodes at the given virtual times (ms, ascending). */
@@ -207,22 +207,62 @@ export async function contactsScenario(o: ScenarioOptions, perNode: number) {
     }
   }
   await sim.runFor(30_000)
-  const sessions = sim.alive.map((n) => n.server.peerCount)
-  const sessionLinks = sessions.reduce((a, b) => a + b, 0) / 2
-  const after = describeOverlay(sim)
-  const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, 7))
-  const strip = ({ histogram: _, ...rest }: ReturnType<typeof summary>) => rest
   return {
     ...growth,
     contactsPerNode: perNode,
-    before: { links: before.links, degree: strip(before.degree) },
-    sessions: strip(summary(sessions)),
-    contacts: strip(summary(sim.alive.map((n) => n.net.contacts.length))),
-    overlay: after,
+    before: { links: before.links, degree: stripHistogram(before.degree) },
+    ...(await sessionsAndOverlay(sim, o, 7)),
+  }
+}
+
+const stripHistogram = ({ histogram: _, ...rest }: ReturnType<typeof summary>) => rest
+
+/**
+ * Sessions against floodnet's overlay on them, and broadcasts: what the contacts and
+ * discovery scenarios report once every node holds more sessions than overlay links.
+ */
+async function sessionsAndOverlay(sim: Simulation, o: ScenarioOptions, salt: number) {
+  const sessions = sim.alive.map((n) => n.server.peerCount)
+  const sessionLinks = sessions.reduce((a, b) => a + b, 0) / 2
+  const overlay = describeOverlay(sim)
+  const measured = await broadcasts(sim, o.messages, o.window, scenarioRandom(o.seed, salt))
+  return {
+    sessions: stripHistogram(summary(sessions)),
+    contacts: stripHistogram(summary(sim.alive.map((n) => n.net.contacts.length))),
+    overlay,
     broadcasts: describeBroadcasts(measured),
     /** 2E − (N − 1) over every session: what a broadcast would cost were every session flooded over. */
     floodCostIfEverySession: 2 * sessionLinks - (sim.alive.length - 1),
     connections: connections(sim),
+  }
+}
+
+/**
+ * `discovery`: every server runs discv4 on the simulated network (the entry node its
+ * bootnode) and its dialer fills the outbound slots from what discovery finds, while
+ * floodnet grows its overlay through joins. Once the overlay has settled, `runMs` more
+ * virtual ms for the dialers, then what `contacts` reports, with discovery's table sizes
+ * and traffic per node.
+ */
+export async function discoveryScenario(o: ScenarioOptions, runMs: number) {
+  if (o.transport === 'tcp') throw new Error('the discovery scenario runs on the in-memory network only')
+  const sim = simulation(o, o.floodnet, true)
+  const growth = await grow(o, sim)
+  await sim.runFor(runMs)
+  const tables = sim.alive.map((n) => n.server.discovery?.tableSize ?? 0)
+  const { packets, bytes } = sim.network!.datagrams
+  const nodes = sim.nodes.length
+  return {
+    ...growth,
+    discovery: {
+      tableSize: stripHistogram(summary(tables)),
+      /** Over the whole run, every node's datagrams sent. */
+      packetsPerNode: round(packets / nodes, 1),
+      bytesPerNode: Math.round(bytes / nodes),
+      /** Outbound slots a server fills from discovery: maxPeers / dialRatio. */
+      outboundSlots: sim.alive[1]?.server.maxOutbound ?? null,
+    },
+    ...(await sessionsAndOverlay(sim, o, 8)),
   }
 }
 

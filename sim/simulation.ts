@@ -35,6 +35,12 @@ export interface SimulationOptions {
   server?: Partial<ServerOptions>
   /** The entry node's server options, over `server`: a bootnode takes every newcomer's first link. @default { maxPeers: 1000 } */
   entryServer?: Partial<ServerOptions>
+  /**
+   * Every server runs discv4 on the simulated network, with the entry node as its bootnode,
+   * and its dialer fills the outbound slots from what discovery finds (in-memory transports
+   * only). @default false
+   */
+  discovery?: boolean
 }
 
 /** A node of the simulation. */
@@ -194,10 +200,11 @@ export class Simulation {
         return id
       },
     })
+    const discovery = this.#options.discovery === true && network !== undefined
     const server = new Server({
       maxPeers: 25,
-      // The simulated network carries no UDP: the overlay is floodnet's joins alone.
-      discovery: false,
+      discovery,
+      ...(discovery && !isEntry && { bootnodes: [this.entry!.enode] }),
       ...this.#options.server,
       ...(isEntry ? { maxPeers: 1000, ...this.#options.entryServer } : {}),
       privateKey: simKey(this.seed, index),

@@ -32,19 +32,24 @@ test('checkDial: every reason a node is not dialled, and one that is', () => {
   for (const [what, n, want] of table) assert.is(checkDial(n, base), want, what)
 })
 
-test('freeDialSlots: twice the free outbound slots, capped by maxActiveDials, minus dials in flight', () => {
-  const table: [number, number, number, number, number][] = [
-    // maxDialPeers, dialPeers, dynamicDialing, maxActiveDials, want
-    [8, 0, 0, 50, 16],
-    [8, 0, 0, 10, 10],
-    [8, 6, 0, 50, 4],
-    [8, 6, 3, 50, 1],
-    [8, 8, 0, 50, 0],
-    [8, 9, 0, 50, 0],
-    [8, 6, 5, 50, 0],
-    [0, 0, 0, 50, 0],
+test('freeDialSlots: twice the free outbound slots, capped by maxActiveDials and the peer slots left, minus dials in flight', () => {
+  const table: [number, number, number, number, number, number][] = [
+    // maxDialPeers, dialPeers, dynamicDialing, maxActiveDials, peerSlotsLeft, want
+    [8, 0, 0, 50, 25, 16],
+    [8, 0, 0, 10, 25, 10],
+    [8, 6, 0, 50, 19, 4],
+    [8, 6, 3, 50, 19, 1],
+    [8, 8, 0, 50, 17, 0],
+    [8, 9, 0, 50, 16, 0],
+    [8, 6, 5, 50, 19, 0],
+    [0, 0, 0, 50, 25, 0],
+    // other peers (inbound, a protocol's own dials) fill the server: no dial it would refuse
+    [8, 2, 0, 50, 3, 3],
+    [8, 2, 2, 50, 3, 1],
+    [8, 2, 0, 50, 0, 0],
+    [8, 2, 0, 50, -1, 0],
   ]
-  for (const [max, peers, dialing, active, want] of table) assert.is(freeDialSlots(max, peers, dialing, active), want, `${max} ${peers} ${dialing} ${active}`)
+  for (const [max, peers, dialing, active, left, want] of table) assert.is(freeDialSlots(max, peers, dialing, active, left), want, `${max} ${peers} ${dialing} ${active} ${left}`)
 })
 
 test('redialDelay: doubles per failure up to the largest, jittered to 50–100%', () => {
@@ -61,9 +66,10 @@ test('redialDelay: doubles per failure up to the largest, jittered to 50–100%'
 })
 
 /** A dialer whose dials succeed or fail as the test says, on a virtual clock. */
-function harness(options: { maxDialPeers?: number; maxActiveDials?: number } = {}) {
+function harness(options: { maxDialPeers?: number; maxActiveDials?: number; maxPeers?: number } = {}) {
   const clock = new VirtualClock(0)
   const connected = new Set<string>()
+  const inbound = new Set<string>()
   const dials: string[] = []
   const pending = new Map<string, { resolve(): void; reject(err: Error): void }>()
   const dialer = new Dialer<string>({
@@ -75,6 +81,8 @@ function harness(options: { maxDialPeers?: number; maxActiveDials?: number } = {
     clock,
     random: () => 0.999999,
     connected: (id) => connected.has(id),
+    dialedPeers: () => [...connected].filter((id) => !inbound.has(id)).length,
+    peerSlotsLeft: () => (options.maxPeers ?? 25) - connected.size,
     dial: (n) =>
       new Promise<string>((resolve, reject) => {
         dials.push(n.id)
@@ -97,11 +105,17 @@ function harness(options: { maxDialPeers?: number; maxActiveDials?: number } = {
   }
   const drop = async (id: string): Promise<void> => {
     connected.delete(id)
+    inbound.delete(id)
     dialer.peerRemoved(id)
     await clock.advance(0)
   }
   const taken = (): string[] => dials.splice(0)
-  return { clock, dialer, settle, drop, taken, pending }
+  /** A peer the dialer's candidates did not make: inbound, or dialled for someone else (`connect()`, a protocol). */
+  const other = (id: string, direction: 'inbound' | 'outbound'): void => {
+    connected.add(id)
+    if (direction === 'inbound') inbound.add(id)
+  }
+  return { clock, dialer, settle, drop, taken, pending, other }
 }
 
 /** Candidates served from a list, as discovery would. */
@@ -135,6 +149,32 @@ test('Dialer rounds: candidates fill 2 × free slots; a failed candidate is not 
   assert.equal(h.taken(), [])
   await h.clock.advance(1000)
   assert.equal(h.taken(), ids(3))
+})
+
+test('Dialer: candidates take only the peer slots the server has left; a slot freed by any peer is refilled', async () => {
+  const h = harness({ maxDialPeers: 4, maxPeers: 3 })
+  h.other(node(20).id, 'inbound')
+  h.other(node(21).id, 'inbound')
+  h.dialer.setCandidates(source([node(1), node(2), node(3), node(4)]))
+  await h.clock.advance(0)
+  assert.equal(h.taken(), [node(1).id], 'one slot left of three: one dial, not eight')
+  await h.settle(node(1).id, true)
+  await h.clock.advance(5000)
+  assert.equal(h.taken(), [], 'full: no dial it would refuse itself')
+  await h.drop(node(20).id)
+  assert.equal(h.taken(), [node(2).id], 'an inbound peer left: its slot is dialled')
+})
+
+test('Dialer: peers dialled for others (connect(), a protocol) take outbound slots too, as go-ethereum counts static dials', async () => {
+  const h = harness({ maxDialPeers: 3 })
+  h.other(node(20).id, 'outbound')
+  h.other(node(21).id, 'outbound')
+  h.other(node(22).id, 'inbound')
+  h.dialer.setCandidates(source([node(1), node(2), node(3), node(4)]))
+  await h.clock.advance(0)
+  assert.equal(h.taken(), [node(1).id, node(2).id], 'one outbound slot of three left: two dials')
+  await h.drop(node(20).id)
+  assert.equal(h.taken(), [node(3).id, node(4).id], 'a dialled peer left: two more for its slot')
 })
 
 test('Dialer: an empty source is asked again each second while slots are free', async () => {
