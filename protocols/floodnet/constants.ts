@@ -17,14 +17,14 @@ export const JOIN_HOPS = 16
  * Hops a JOIN_REQ travels before any node may accept it. Five-hop walks that could stop at
  * once built a long, thin overlay from a single entry node (mean path 82 hops, diameter 244
  * at 10,000 nodes in the simulator); walks that first mix give mean paths within 15% of a
- * random graph's (5.1 hops, diameter 8; docs/overlay.md). Six hops from any node reach most
+ * random graph's (4.97 hops, diameter 7; docs/overlay.md). Six hops from any node reach most
  * of a mesh of 10,000 nodes of degree 7.
  */
 export const JOIN_MIX_HOPS = 6
 /**
  * Hops a broadcast may travel. A message's hop count is that of the fastest path, which can
- * be longer than the shortest: at 10,000 nodes the simulator measured a diameter of 8 and
- * messages arriving after up to 11 hops (docs/overlay.md). Three times that, so the limit
+ * be longer than the shortest: at 10,000 nodes the simulator measured a diameter of 7 and
+ * messages arriving after up to 10 hops (docs/overlay.md). Three times that, so the limit
  * stops only runaways, also in networks ten times larger. A relay cut short by it is counted
  * (`last-hop` drops), never silent.
  */
