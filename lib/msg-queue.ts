@@ -14,23 +14,18 @@ export const READ_QUEUE_BYTES = 16 * 1024 * 1024
 
 /** The end of an iteration; one object serves every queue. */
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true })
-
-/**
- * A reader waiting for the next message: `readMsg` gets the message or the closing error,
- * an iterator gets an iterator result (and `done` once closed).
- */
-type Waiter =
-  | { iterating: false; resolve(msg: Msg): void; reject(err: Error): void }
-  | { iterating: true; resolve(result: IteratorResult<Msg>): void; reject(err: Error): void }
+const asResult = (value: Msg): IteratorResult<Msg> => ({ value, done: false })
+/** `readMsg` rejects only with the closing error, which ends a loop quietly. */
+const asEnd = (): IteratorResult<Msg> => DONE
 
 /**
  * One protocol's unread messages on one peer, with the readers waiting for them. It is its
  * own async iterator: one lives per protocol per peer for the whole session, so the loop
- * that reads it allocates no iterator, closures or chained promise of its own.
+ * that reads it allocates no iterator object or closures of its own.
  */
 export class MsgQueue implements AsyncIterableIterator<Msg> {
   #items: Msg[] = []
-  #waiters: Waiter[] = []
+  #waiters: { resolve(msg: Msg): void; reject(err: Error): void }[] = []
   #error: Error | undefined
   #bytes = 0
   #limit: number
@@ -47,8 +42,7 @@ export class MsgQueue implements AsyncIterableIterator<Msg> {
   push(msg: Msg): boolean {
     const waiter = this.#waiters.shift()
     if (waiter) {
-      if (waiter.iterating) waiter.resolve({ value: msg, done: false })
-      else waiter.resolve(msg)
+      waiter.resolve(msg)
       return true
     }
     this.#items.push(msg)
@@ -69,15 +63,16 @@ export class MsgQueue implements AsyncIterableIterator<Msg> {
     const msg = this.#take()
     if (msg) return Promise.resolve(msg)
     if (this.#error) return Promise.reject(this.#error)
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, iterating: false }))
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }))
   }
 
-  /** The next message; once the queue is closed, the end (the closing error ends a loop quietly). */
+  /**
+   * The next message; once the queue is closed, the end. Chained on `readMsg` with shared
+   * callbacks: no closure per read, and a message reaches a loop in the same number of steps
+   * as a `readMsg` caller's, so the order in which peers' messages are handled stays the same.
+   */
   next(): Promise<IteratorResult<Msg>> {
-    const msg = this.#take()
-    if (msg) return Promise.resolve({ value: msg, done: false })
-    if (this.#error) return Promise.resolve(DONE)
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, iterating: true }))
+    return this.readMsg().then(asResult, asEnd)
   }
 
   /** Leaving a loop early leaves the queue as it is. */
@@ -95,10 +90,7 @@ export class MsgQueue implements AsyncIterableIterator<Msg> {
     this.#error = error
     this.#items = []
     this.#bytes = 0
-    for (const waiter of this.#waiters.splice(0)) {
-      if (waiter.iterating) waiter.resolve(DONE)
-      else waiter.reject(error)
-    }
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error)
   }
 
   #take(): Msg | undefined {
