@@ -78,10 +78,13 @@ test('declared periods are clamped; members known only by a line get the default
   assert.is(roster.get('ab'.repeat(32)), undefined, 'no nick, no member')
 })
 
-test('roster sync: entries are added silently while fresh; an expired one is not added', () => {
+test('roster sync: members who were here before us are added silently while fresh, one who came after us joins; an expired one is not added', () => {
   const roster = new Roster(16, 10_000)
-  assert.is(roster.announce(presence(ann, T0, { since: T0, interval: 1000 }), T0 + 2000, false), undefined)
+  assert.is(roster.announce(presence(ann, T0, { since: T0, interval: 1000 }), T0 + 2000, false, T0 + 1), undefined)
   assert.is(roster.get(presence(ann, T0).origin)!.lastSeen, T0, 'last seen is the entry time, not ours')
+  const cat = generatePrivateKey()
+  const change = roster.announce(presence(cat, T0 + 1500, { nick: 'cat', since: T0 + 1500, interval: 1000 }), T0 + 2000, false, T0 + 1)
+  assert.equal([change?.type, change?.member.nick], ['join', 'cat'], 'started after us: a join, though its roster entry came before its announcement')
   assert.is(roster.announce(presence(bob, T0, { nick: 'bob', interval: 1000 }), T0 + GONE_AFTER * 1000 + 1, false), undefined)
   assert.is(roster.get(presence(bob, T0).origin), undefined)
 })

@@ -564,7 +564,7 @@ export class Chat {
       for (const env of verified as PresenceEnvelope[]) {
         if (env.origin === this.#selfId) continue
         const known = this.roster.get(env.origin)?.present
-        this.#changed(this.roster.announce(env, now, false))
+        this.#changed(this.roster.announce(env, now, false, this.#attachedAt))
         if (!known && this.roster.get(env.origin)?.present) count++
       }
       this.#scheduleExpiry()

@@ -112,7 +112,8 @@ export class Roster {
    * Applies a verified presence announcement. `live` ones came by flood just now; the
    * others came in a neighbour's roster and are taken only while not yet expired. A new
    * member is told as joining only if it started after `since` (our own start): whoever
-   * was there before us is simply in the room.
+   * was there before us is simply in the room. That holds however we learn of it, so a
+   * newcomer whose roster answer overtakes its flooded announcement is still told as joining.
    */
   announce(env: PresenceEnvelope, now: number, live: boolean, since = 0): RosterChange | undefined {
     const known = this.#members.get(env.origin)
@@ -127,7 +128,7 @@ export class Roster {
     const wasPresent = known?.present ?? false
     const from = member.nick
     Object.assign(member, fields(env), { lastSeen: Math.max(known?.lastSeen ?? 0, heardAt), stamp: env.timestamp, announcement: env.payload, present: true })
-    if (!known) return live && env.since >= since ? { type: 'join', member, returning: false } : undefined
+    if (!known) return env.since >= since ? { type: 'join', member, returning: false } : undefined
     if (!wasPresent) return live ? { type: 'join', member, returning: true } : undefined
     if (from !== env.nick) return { type: 'rename', member, from }
     return undefined
