@@ -10,8 +10,9 @@
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
-import { generatePrivateKey, Server, type MsgReadWriter, type Protocol } from '../lib/index.js'
-import { Floodnet, floodnetDefaults } from '../protocols/floodnet/index.js'
+import { generatePrivateKey, parseEnode, Server, type MsgReadWriter, type Protocol } from '../lib/index.js'
+import { Floodnet, floodnetDefaults, FloodnetMsg } from '../protocols/floodnet/index.js'
+import { encodeJoin, newToken } from '../protocols/floodnet/join.js'
 import { WRITE_SLACK } from '../lib/peer.js'
 import type { BacklogReport } from './backlog-child.js'
 import { childModule, progress, stat, type Row } from './support.js'
@@ -30,7 +31,13 @@ async function run(nonReaders: boolean): Promise<BacklogReport & { honest: numbe
   const { enode } = await next<{ enode: string }>()
   const servers: Server[] = []
   const node = async (run: Protocol['run']): Promise<Server> => {
-    const s = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, protocols: [{ name: 'floodnet', version, length, run }] })
+    // Each asks to be an overlay neighbour (a one-hop JOIN_REQ of its own) before it does
+    // its part: a session floodnet did not make is a contact, which floods neither way.
+    const join: Protocol['run'] = async (peer, rw) => {
+      await rw.writeMsg(FloodnetMsg.JoinReq, encodeJoin({ token: newToken(), requester: parseEnode(s.enode), hopsLeft: 1 }))
+      return run(peer, rw)
+    }
+    const s = new Server({ privateKey: generatePrivateKey(), listenAddr: '127.0.0.1:0', discovery: false, protocols: [{ name: 'floodnet', version, length, run: join }] })
     servers.push(s)
     await s.start()
     await s.connect(enode)
@@ -46,7 +53,7 @@ async function run(nonReaders: boolean): Promise<BacklogReport & { honest: numbe
       for await (const m of rw) void m
     })
     await node(async (_p, rw) => {
-      for await (const m of rw) if (m.code === 1) honest++
+      for await (const m of rw) if (m.code === FloodnetMsg.Message) honest++
     })
     for (let i = 0; i < K; i++) {
       await node(async (_p, rw) => {
