@@ -40,7 +40,8 @@ process.on('message', (m: string) => {
     process.send!('ok')
   } else if (m === 'report') {
     const report: BacklogReport = {
-      external: now.external + now.arrayBuffers - base.external - base.arrayBuffers,
+      // `external` includes `arrayBuffers` (every Buffer): adding both counted Buffers twice.
+      external: now.external - base.external,
       rss: now.rss - base.rss,
       peakRss: peak - base.rss,
       peers: server.peerCount,
