@@ -303,14 +303,14 @@ export class Chat {
   }
 
   /** Starts flooding over the link to `id`, when chat runs on it and it is an overlay link. */
-  #flood(id: string, askHistory = true): void {
+  #flood(id: string): void {
     const link = this.#links.get(id)
     const overlay = this.#options.overlay
     if (!link || this.#flooding.has(id) || (overlay && !overlay.neighbours.includes(id))) return
     this.#flooding.set(id, this.engine.addNeighbour(id, (payload) => link.rw.writeMsg(ChatMsg.Flood, payload)))
     // We announce ourselves once a broadcast can leave, on the first link that floods.
     if (!this.#announced && !this.#stopped) this.#announce()
-    if (askHistory) this.#askHistory(link)
+    this.#askHistory(link)
   }
 
   /**
@@ -460,9 +460,8 @@ export class Chat {
     // A newer connection to the same node takes its place, and its flooding too.
     if (this.#links.has(peer.id)) this.#unflood(peer.id)
     this.#links.set(peer.id, link)
-    this.#flood(peer.id, false)
     if (!this.#stopped) void this.#request(link, ChatMsg.GetRoster)
-    if (this.#flooding.has(peer.id)) this.#askHistory(link)
+    this.#flood(peer.id)
     try {
       for await (const msg of rw) this.#onMessage(link, msg)
     } finally {

@@ -630,10 +630,11 @@ export class Floodnet implements AsyncIterable<Delivery> {
     // Walks go on over contacts too: a contact runs floodnet as well, and a node that is
     // still joining (whose bootstrap link is a contact here) is the likeliest to accept.
     const candidates = [...this.#links.keys()].filter((id) => id !== from && id !== requester.id)
+    const degree = this.#degree()
     const decision = decideJoin(
       {
-        degree: this.#degree(),
-        committed: this.#degree() + this.bootstrapLinks + pending,
+        degree,
+        committed: degree + this.bootstrapLinks + pending,
         desired: this.desired,
         maxDegree: this.maxDegree,
         acceptsViaSender: link.accepts,
